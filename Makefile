@@ -1,0 +1,47 @@
+# Enishi: `make run` serves the app, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install messages lint format clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Enishi needs Python 3.11 or newer (set PYTHON=python3.x)")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Compiled catalogues are committed, so a machine without gettext still runs;
+# where msgfmt exists they are rebuilt from the .po files.
+messages: $(STAMP)
+	@if command -v msgfmt >/dev/null 2>&1; then \
+		$(PY) manage.py compilemessages --ignore=.venv -v0; \
+	else \
+		echo "msgfmt not found: using the committed translation catalogues"; \
+	fi
+
+run: export DJANGO_DEBUG ?= 1
+run: $(STAMP) messages
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) project.asgi:application
+
+test: export DJANGO_DEBUG ?= 1
+test: $(STAMP) messages
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

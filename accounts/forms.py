@@ -1,0 +1,94 @@
+from allauth.account.forms import LoginForm as AllauthLoginForm
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from accounts import nicknames
+from accounts.models import Member
+
+
+class LoginForm(AllauthLoginForm):
+    """allauth's login form, asking for a nickname, compared as nicknames are."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = _("Nickname")
+        self.fields["login"].widget.attrs.update(
+            {"placeholder": "", "autocomplete": "username", "autocapitalize": "none"}
+        )
+        self.fields["password"].label = _("Password")
+        self.fields["password"].widget.attrs["placeholder"] = ""
+        self.fields["password"].help_text = ""
+        self.fields["remember"].label = _("Keep me logged in")
+
+    def clean_login(self):
+        login = nicknames.normalize(self.cleaned_data["login"])
+        stored = (
+            Member.objects.filter(nickname_key=nicknames.nickname_key(login))
+            .values_list("nickname", flat=True)
+            .first()
+        )
+        return stored or login
+
+
+class JoinForm(forms.Form):
+    nickname = forms.CharField(
+        label=_("Nickname"),
+        max_length=nicknames.MAX_LENGTH * 2,
+        validators=[nicknames.validate_nickname],
+        help_text=_("How other members will know you. Not your real name."),
+        widget=forms.TextInput(attrs={"autocomplete": "username"}),
+    )
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("Password (again)"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        p1, p2 = cleaned.get("password1"), cleaned.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", _("The two passwords do not match."))
+        return cleaned
+
+
+class InvitationForm(forms.Form):
+    note = forms.CharField(
+        label=_("Note to yourself (optional)"),
+        max_length=100,
+        required=False,
+        help_text=_("For example who the link is for. Only you see it."),
+    )
+
+
+class ProfileForm(forms.Form):
+    introduction = forms.CharField(
+        label=_("Self-introduction"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
+    avatar = forms.FileField(
+        label=_("Avatar"),
+        required=False,
+        help_text=_(
+            "JPEG, PNG, GIF, WebP or HEIC. Location and camera data are removed."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+    )
+    remove_avatar = forms.BooleanField(label=_("Remove my avatar"), required=False)
+
+    def clean_avatar(self):
+        avatar = self.cleaned_data.get("avatar")
+        if avatar and avatar.size > settings.AVATAR_MAX_BYTES:
+            raise forms.ValidationError(
+                _("This file is too large (at most %(max)d MB)."),
+                params={"max": settings.AVATAR_MAX_BYTES // (1024 * 1024)},
+            )
+        return avatar

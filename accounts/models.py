@@ -1,0 +1,186 @@
+import hashlib
+
+from django.contrib.auth.models import (
+    AbstractBaseUser,
+    BaseUserManager,
+    PermissionsMixin,
+)
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts import nicknames
+
+
+class MemberManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, nickname):
+        return self.get(nickname_key=nicknames.nickname_key(nickname))
+
+    def create_user(self, nickname, password=None, **extra):
+        nicknames.validate_nickname(nickname)
+        member = self.model(nickname=nickname, **extra)
+        member.set_password(password)
+        member.save(using=self._db)
+        return member
+
+    def create_superuser(self, nickname, password=None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(nickname, password, **extra)
+
+
+class Member(AbstractBaseUser, PermissionsMixin):
+    """A member of Enishi, known by a nickname only: never a real name."""
+
+    nickname = models.CharField(
+        _("nickname"),
+        max_length=nicknames.MAX_LENGTH,
+        unique=True,
+        validators=[nicknames.validate_nickname],
+    )
+    # The comparison form (NFKC + casefold): "ＡＩＫＯ" and "aiko" are one member.
+    nickname_key = models.CharField(max_length=120, unique=True, editable=False)
+    introduction = models.TextField(_("self-introduction"), max_length=2000, blank=True)
+    avatar = models.FileField(upload_to="avatars/", blank=True)
+    invited_by = models.ForeignKey(
+        "self",
+        verbose_name=_("invited by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invitees",
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    is_staff = models.BooleanField(_("staff"), default=False)
+    date_joined = models.DateTimeField(_("joined"), default=timezone.now)
+
+    objects = MemberManager()
+
+    USERNAME_FIELD = "nickname"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+
+    def __str__(self):
+        return self.nickname
+
+    def save(self, *args, **kwargs):
+        # Normalisation is part of the field's meaning, not business logic.
+        self.nickname = nicknames.normalize(self.nickname)
+        self.nickname_key = nicknames.nickname_key(self.nickname)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("accounts:member-detail", kwargs={"nickname": self.nickname})
+
+
+class InvitationQuerySet(models.QuerySet):
+    def open(self, now=None):
+        now = now or timezone.now()
+        return self.filter(
+            used_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+        )
+
+    def created_by(self, member):
+        return self.filter(inviter=member)
+
+
+class Invitation(models.Model):
+    """A single-use link to join. Only the SHA-256 of its token is stored."""
+
+    inviter = models.ForeignKey(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="invitations",
+        help_text=_("Empty for invitations that bootstrap a site."),
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    note = models.CharField(_("note"), max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.OneToOneField(
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="joined_with",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        indexes = [models.Index(fields=["inviter", "-created_at"])]
+
+    def __str__(self):
+        return f"Invitation {self.pk} by {self.inviter or 'the site'}"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @property
+    def status(self) -> str:
+        if self.used_at:
+            return "used"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "open"
+
+    def get_status_display(self) -> str:
+        return {
+            "used": _("Used"),
+            "revoked": _("Revoked"),
+            "expired": _("Expired"),
+            "open": _("Open"),
+        }[self.status]
+
+
+class FriendshipQuerySet(models.QuerySet):
+    def of(self, member):
+        return self.filter(member=member)
+
+
+class Friendship(models.Model):
+    """One direction of a friendship; a friendship is always both rows.
+
+    Two rows make "my friends" a plain indexed filter. Requests, declines and
+    unfriending come with the friends feature; here friendships are made by
+    invitations.
+    """
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    friend = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = FriendshipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "friend"], name="friendship_once"
+            ),
+            models.CheckConstraint(
+                condition=~Q(member=models.F("friend")), name="friendship_not_self"
+            ),
+        ]
+        verbose_name = _("friendship")
+        verbose_name_plural = _("friendships")
+
+    def __str__(self):
+        return f"{self.member_id} → {self.friend_id}"

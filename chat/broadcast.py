@@ -1,0 +1,53 @@
+"""The one place that sends to the channel layer (a test holds us to it).
+
+Everything pushed to a socket is HTML rendered once by the caller, sent to a
+group, and forwarded unchanged by every consumer in it: no per-recipient work.
+Group names come from the helpers here and nowhere else.
+"""
+
+import hashlib
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+# Close codes the live socket uses (docs/live-protocol.md).
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_SESSION_ENDED = 4401
+
+
+def user_group(member_id: int) -> str:
+    """Every socket of one member: notifications, badges, footprint alerts."""
+    return f"user.{member_id}"
+
+
+def session_group(session_key: str) -> str:
+    """Every socket opened under one login session (closed on logout)."""
+    digest = hashlib.sha256(session_key.encode()).hexdigest()[:32]
+    return f"session.{digest}"
+
+
+def _send(group: str, event: dict) -> None:
+    async_to_sync(get_channel_layer().group_send)(group, event)
+
+
+async def _asend(group: str, event: dict) -> None:
+    await get_channel_layer().group_send(group, event)
+
+
+def send_html_to_member(member_id: int, html: str) -> None:
+    """Push an already-rendered fragment to every open socket of a member."""
+    _send(user_group(member_id), {"type": "live.html", "html": html})
+
+
+async def asend_html_to_member(member_id: int, html: str) -> None:
+    await _asend(user_group(member_id), {"type": "live.html", "html": html})
+
+
+def close_session_sockets(session_key: str, code: int = CLOSE_SESSION_ENDED) -> None:
+    """Close every socket opened under this session (logout)."""
+    _send(session_group(session_key), {"type": "live.close", "code": code})
+
+
+def close_member_sockets(member_id: int, code: int = CLOSE_SESSION_ENDED) -> None:
+    """Close every socket of a member (deactivation)."""
+    _send(user_group(member_id), {"type": "live.close", "code": code})

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PresenceConfig(AppConfig):
+    name = "presence"
+    verbose_name = _("Presence and notifications")

@@ -1,0 +1,53 @@
+// The live socket: htmx's ws extension opens /ws/live/ and swaps what arrives.
+// The extension reconnects only after abnormal closes (1006, 1011-1013); a
+// normal close (Daphne's websocket_timeout sends 1000) would leave the tab
+// deaf. Reconnect after any close while the page is visible; after a close
+// that means "you are logged out" (4401), reload so the login page shows.
+(function () {
+  "use strict";
+  var SESSION_ENDED = 4401;
+  var EXTENSION_RETRIES = [1006, 1011, 1012, 1013];
+  var pending = null;
+  var delay = 500;
+
+  function status(text) {
+    var live = document.getElementById("live");
+    var banner = document.getElementById("live-status");
+    if (live) live.dataset.liveStatus = text;
+    if (banner) banner.hidden = text !== "reconnecting";
+  }
+
+  function reconnectWhenVisible(wrapper) {
+    if (pending) return;
+    var attempt = function () {
+      if (document.visibilityState !== "visible") {
+        document.addEventListener("visibilitychange", attempt, { once: true });
+        return;
+      }
+      pending = setTimeout(function () {
+        pending = null;
+        wrapper.reconnect();
+      }, delay);
+      delay = Math.min(delay * 2, 15000);
+    };
+    attempt();
+  }
+
+  document.addEventListener("htmx:wsOpen", function () {
+    delay = 500;
+    status("open");
+  });
+
+  document.addEventListener("htmx:wsClose", function (event) {
+    var code = event.detail.event.code;
+    if (code === SESSION_ENDED) {
+      status("closed");
+      window.location.reload();
+      return;
+    }
+    status("reconnecting");
+    if (EXTENSION_RETRIES.indexOf(code) === -1) {
+      reconnectWhenVisible(event.detail.socketWrapper);
+    }
+  });
+})();

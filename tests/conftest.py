@@ -1,0 +1,78 @@
+import factory
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from accounts.models import Member
+from tests import services
+
+PASSWORD = "correct-horse-battery"
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Member
+        skip_postgeneration_save = True
+
+    nickname = factory.Sequence(lambda n: f"member{n}")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+@pytest.fixture
+def member_factory(db):
+    return MemberFactory
+
+
+@pytest.fixture
+def member(member_factory):
+    return member_factory(nickname="aiko")
+
+
+@pytest.fixture
+def other_member(member_factory):
+    return member_factory(nickname="ben")
+
+
+@pytest.fixture
+def member_client(member):
+    client = Client()
+    client.force_login(member)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _require_real_services_in_ci(request):
+    """With DATABASE_URL/REDIS_URL set (as .ci/run does), the suite must really be
+    running on PostgreSQL and the Redis pub/sub layer."""
+    if not services.IN_CI:
+        return
+    if "db" in request.fixturenames or "transactional_db" in request.fixturenames:
+        engine = settings.DATABASES["default"]["ENGINE"]
+        assert engine == "django.db.backends.postgresql", engine
+    backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    assert backend == "channels_redis.pubsub.RedisPubSubChannelLayer", backend
+
+
+@pytest.fixture
+def redis_url():
+    return services.redis_url()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # allauth's rate limits live in the cache; one test's failed logins must not
+    # lock out the next test.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
