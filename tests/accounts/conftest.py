@@ -1,0 +1,21 @@
+import pytest
+from django.test import Client
+
+from accounts import actions
+
+
+@pytest.fixture
+def invite(db):
+    """Create an invitation through the real action; returns (invitation, token)."""
+
+    def make(inviter=None, note=""):
+        return actions.create_invitation(inviter=inviter, note=note)
+
+    return make
+
+
+@pytest.fixture
+def other_client(other_member):
+    client = Client()
+    client.force_login(other_member)
+    return client
