@@ -184,3 +184,43 @@ class Friendship(models.Model):
 
     def __str__(self):
         return f"{self.member_id} → {self.friend_id}"
+
+
+class BlockQuerySet(models.QuerySet):
+    def hidden_ids_for(self, member):
+        """Ids of members hidden from `member` by a block in either direction
+        (a block hides both members from each other everywhere)."""
+        return Member.objects.filter(
+            Q(blocks_received__blocker=member) | Q(blocks_made__blocked=member)
+        ).values("pk")
+
+    def between(self, a, b):
+        return self.filter(Q(blocker=a, blocked=b) | Q(blocker=b, blocked=a))
+
+
+class Block(models.Model):
+    """`blocker` blocked `blocked`. Minimal for now: it hides messages both
+    ways; requests, footprints and search follow with the block feature."""
+
+    blocker = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="blocks_made"
+    )
+    blocked = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="blocks_received"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = BlockQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="block_once"),
+            models.CheckConstraint(
+                condition=~Q(blocker=models.F("blocked")), name="block_not_self"
+            ),
+        ]
+        verbose_name = _("block")
+        verbose_name_plural = _("blocks")
+
+    def __str__(self):
+        return f"{self.blocker_id} blocks {self.blocked_id}"

@@ -1,0 +1,94 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from communities.models import Topic
+
+
+class MessageQuerySet(models.QuerySet):
+    def in_topic(self, topic):
+        return self.filter(topic=topic)
+
+    def visible_to(self, member):
+        """Messages `member` may see: none by members hidden by a block.
+        (Topic access itself is checked by chat.access before any query.)"""
+        from accounts.models import Block
+
+        return self.exclude(author__in=Block.objects.hidden_ids_for(member))
+
+    def for_display(self):
+        return self.select_related("author", "reply_to__author")
+
+
+class Message(models.Model):
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    body = models.TextField(max_length=4000)
+    # Made by the sending page; a resend with the same id is the same message.
+    client_id = models.CharField(max_length=64)
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    like_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "client_id"], name="message_client_id_once"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["topic", "-id"]),
+            models.Index(fields=["author", "-created_at"]),
+        ]
+
+    def __str__(self):
+        return f"message {self.pk} in topic {self.topic_id}"
+
+    @property
+    def is_deleted(self):
+        return self.deleted_at is not None
+
+
+class Like(models.Model):
+    """イイネ! on a message, once per member."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="likes")
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "member"], name="like_once")
+        ]
+
+    def __str__(self):
+        return f"{self.member_id} likes {self.message_id}"
+
+
+class Mention(models.Model):
+    """A member @mentioned in a message (notified by a later feature)."""
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="mentions"
+    )
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "member"], name="mention_once")
+        ]
+
+    def __str__(self):
+        return f"{self.message_id} mentions {self.member_id}"
