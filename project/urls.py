@@ -1,12 +1,16 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.generic import RedirectView
+from django.views.i18n import set_language
 
 from accounts import views as account_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Visitors choose their language before logging in too; Django's view is not
+    # marked login_not_required, so LoginRequiredMiddleware would bounce them.
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
     # Sign-up happens through invitations (or /join/ when OPEN_REGISTRATION is on);
     # allauth's own sign-up and e-mail based reset pages are not part of Enishi.
