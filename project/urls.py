@@ -14,7 +14,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Sign-up happens through invitations (or /join/ when OPEN_REGISTRATION is on);
     # allauth's own sign-up and e-mail based reset pages are not part of Enishi.
-    path("accounts/signup/", RedirectView.as_view(pattern_name="accounts:join-open")),
+    path(
+        "accounts/signup/",
+        login_not_required(RedirectView.as_view(pattern_name="accounts:join-open")),
+    ),
     path(
         "accounts/password/reset/",
         account_views.password_reset_unavailable,

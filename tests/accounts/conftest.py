@@ -19,3 +19,10 @@ def other_client(other_member):
     client = Client()
     client.force_login(other_member)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Hashing strength is Django's concern, not what these tests prove; a fast
+    # hasher keeps tests that create dozens of members quick.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

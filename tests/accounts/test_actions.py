@@ -313,7 +313,7 @@ def test_two_people_racing_for_one_link_only_one_gets_in(member, monkeypatch):
             )
         except actions.InvitationInvalid as exc:
             refused.append(exc)
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+        except Exception as exc:  # reported by the assertion below
             unexpected.append(exc)
         finally:
             connection.close()
