@@ -46,6 +46,11 @@ def _open_checked(data: bytes) -> Image.Image:
 
 def reencode_avatar(uploaded) -> ContentFile:
     """A square JPEG of AVATAR_SIZE pixels, stripped of all metadata."""
+    return reencode_square(uploaded, settings.AVATAR_SIZE)
+
+
+def reencode_square(uploaded, size: int) -> ContentFile:
+    """A square JPEG of `size` pixels (avatars, community icons), no metadata."""
     if uploaded.size > settings.AVATAR_MAX_BYTES:
         raise ImageRejected(
             _("This file is too large (at most %(max)d MB).")
@@ -58,7 +63,6 @@ def reencode_avatar(uploaded) -> ContentFile:
         rgba = image.convert("RGBA")
         background.paste(rgba, mask=rgba.getchannel("A"))
         image = background
-    size = settings.AVATAR_SIZE
     image = ImageOps.fit(image.convert("RGB"), (size, size), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     # A fresh image carries no info dict: no EXIF, GPS, XMP or comments survive.

@@ -13,6 +13,8 @@ from channels.layers import get_channel_layer
 # Close codes the live socket uses (docs/live-protocol.md).
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SESSION_ENDED = 4401
+CLOSE_BAD_REQUEST = 4400
+CLOSE_FORBIDDEN = 4403
 
 
 def user_group(member_id: int) -> str:
@@ -51,3 +53,27 @@ def close_session_sockets(session_key: str, code: int = CLOSE_SESSION_ENDED) -> 
 def close_member_sockets(member_id: int, code: int = CLOSE_SESSION_ENDED) -> None:
     """Close every socket of a member (deactivation)."""
     _send(user_group(member_id), {"type": "live.close", "code": code})
+
+
+def topic_group(topic_id: int, language: str) -> str:
+    """Sockets watching a topic in one language: a live fragment is rendered
+    once per language, never once per recipient."""
+    return f"topic.{topic_id}.{language}"
+
+
+def send_topic_frames(
+    topic_id: int, frames: dict[str, str], *, author_ids: tuple[int, ...]
+) -> None:
+    """Push one event's fragments (one per language) to everyone watching a
+    topic. `author_ids` (the author, and the author a reply quotes) let each
+    consumer skip members hidden from its member by a block."""
+    layer = get_channel_layer()
+
+    async def send_all():
+        for language, html in frames.items():
+            await layer.group_send(
+                topic_group(topic_id, language),
+                {"type": "live.message", "html": html, "author_ids": list(author_ids)},
+            )
+
+    async_to_sync(send_all)()

@@ -5,17 +5,34 @@ groups receive. Its push handlers never touch the database or a template.
 """
 
 import json
+from urllib.parse import parse_qs
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http import Http404
 from django.utils.html import escape
 
-from chat import broadcast
+from accounts.models import Block
+from chat import access, broadcast
 
 MAX_CLIENT_FRAME = 4096
+MAX_STREAMS = 8
+LANGUAGES = {code for code, _name in settings.LANGUAGES}
+
+
+def _authorize_streams(user, topic_ids: list[str]) -> tuple[list[int], frozenset[int]]:
+    """The topics this member may watch (the same check as the topic page),
+    and the members hidden from them by a block. Raises Http404 on any topic
+    they may not read."""
+    topics = [access.access_topic(user, topic_id)[0].pk for topic_id in topic_ids]
+    hidden = frozenset(Block.objects.hidden_ids_for(user).values_list("pk", flat=True))
+    return topics, hidden
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
     live_groups: list[str]
+    hidden_authors: frozenset[int] = frozenset()
 
     async def connect(self):
         self.live_groups = []
@@ -26,10 +43,30 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=broadcast.CLOSE_UNAUTHENTICATED)
             return
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        language = (query.get("lang") or [settings.LANGUAGE_CODE])[0]
+        if language not in LANGUAGES:
+            language = settings.LANGUAGE_CODE
+        topic_ids = query.get("topic", [])
+        if len(topic_ids) > MAX_STREAMS:
+            await self.accept()
+            await self.close(code=broadcast.CLOSE_BAD_REQUEST)
+            return
+        try:
+            topics, self.hidden_authors = await database_sync_to_async(
+                _authorize_streams
+            )(user, topic_ids)
+        except Http404:
+            await self.accept()
+            await self.close(code=broadcast.CLOSE_FORBIDDEN)
+            return
         session = self.scope.get("session")
         groups = [broadcast.user_group(user.pk)]
         if session is not None and session.session_key:
             groups.append(broadcast.session_group(session.session_key))
+        groups += [broadcast.topic_group(topic_id, language) for topic_id in topics]
+        # Join before accepting: the page catches up once the socket is open,
+        # so nothing published in between can fall through.
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.live_groups = groups
@@ -71,12 +108,23 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message):
         # Channels closes stale DB connections through a thread hop before every
         # handler; the push handlers never touch the database, so skip it.
-        if message["type"] == "live.html":
+        if message["type"] == "live.message":
+            await self.live_message(message)
+        elif message["type"] == "live.html":
             await self.live_html(message)
         elif message["type"] == "live.close":
             await self.live_close(message)
         else:
             await super().dispatch(message)
+
+    async def live_message(self, event):
+        """A topic fragment: forwarded unless its author (or the author it
+        quotes) is hidden from this member by a block."""
+        if self.hidden_authors and not self.hidden_authors.isdisjoint(
+            event["author_ids"]
+        ):
+            return
+        await self.send(text_data=event["html"])
 
     async def live_html(self, event):
         await self.send(text_data=event["html"])

@@ -26,6 +26,8 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
     body = models.TextField(max_length=4000)
+    # chat.text.render(body): escaped, links and mentions; made once on save.
+    body_html = models.TextField(blank=True)
     # Made by the sending page; a resend with the same id is the same message.
     client_id = models.CharField(max_length=64)
     reply_to = models.ForeignKey(

@@ -5,6 +5,7 @@ no REDIS_URL) is SQLite with the in-memory channel layer, so `make run` works on
 bare machine; production sets both.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -69,6 +70,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "project.urls"
+CSRF_FAILURE_VIEW = "project.views.csrf_failure"
 ASGI_APPLICATION = "project.asgi.application"
 
 TEMPLATES = [
@@ -106,7 +108,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so a server process started by a browser test sees
     # the same test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # One file per test process, so two runs side by side do not collide.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

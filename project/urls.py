@@ -26,5 +26,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("communities/", include("communities.urls")),
     path("notifications/", include("presence.urls")),
+    path("", include("chat.urls")),
     path("", include("accounts.urls")),
 ]

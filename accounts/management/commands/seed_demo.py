@@ -1,9 +1,16 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts import actions
 from accounts.models import Member
+from chat import text
+from chat.models import Message
+from communities import actions as community_actions
+from communities.models import Community, JoinPolicy, Membership, Topic, TopicPolicy
 
 DEMO_PASSWORD = "enishi-demo"
 DEMO_MEMBERS = {
@@ -12,11 +19,54 @@ DEMO_MEMBERS = {
     "chika": "Illustrator. 猫と珈琲。",
     "daichi": "Runs the Saturday cupping sessions. Ask me about beans.",
 }
+COMMUNITY = "Shimokita Coffee Club"
+TOPIC = "Live chat"
+CHAT = [
+    ("aiko", "Welcome to the Shimokita Coffee Club! ☕ 下北沢のコーヒー好き、集まれ〜"),
+    ("ben", "Hi all! Just moved near Setagaya-Daita. Where should I start?"),
+    ("chika", "ようこそ！まずは駅前の小さなスタンドがおすすめです。"),
+    ("daichi", "Welcome ben. Saturday cupping is at 10:00, beginners welcome."),
+    ("ben", "Cupping? Like… tasting with spoons?"),
+    ("daichi", "Exactly. Loud slurping is encouraged 😄"),
+    ("aiko", "ズズッとすするのがマナーなんですよ"),
+    ("chika", "今日のおすすめはエチオピアのナチュラル。ベリーっぽい香り！"),
+    ("ben", "Ethiopian natural sounds amazing. Is it sweet?"),
+    ("chika", "はい、ジャムみたいな甘さ。ミルクなしで飲んでみて"),
+    ("aiko", "@ben I can show you the route from the station on Saturday"),
+    ("ben", "@aiko that would be great, thank you!"),
+    ("daichi", "Reminder: bring your own cup, we're trying to cut paper cups."),
+    ("aiko", "マイカップ持参、いいですね 👍"),
+    ("chika", "猫のイラスト入りのカップ作ったので持っていきます🐈"),
+    ("ben", "Photos please!"),
+    ("chika", "土曜日にね〜"),
+    (
+        "daichi",
+        "Menu for Saturday: Kenya AA, Guatemala Huehuetenango, and chika's Ethiopia.",
+    ),
+    ("aiko", "ケニア大好き。酸味が爽やか"),
+    ("ben", "What grind do you use for pour-over at home?"),
+    (
+        "daichi",
+        "Medium-fine, like table salt. 15 g coffee to 250 g water is a good start.",
+    ),
+    ("ben", "Writing that down. 15:250."),
+    ("chika", "お湯の温度は90℃くらいがおすすめ"),
+    ("aiko", "Our guide to local roasters: https://example.com/shimokita-roasters"),
+    ("ben", "Bookmarked. ありがとう!"),
+    ("daichi", "Nice Japanese, ben 👏"),
+    ("ben", "まだまだです… still learning"),
+    ("aiko", "少しずつで大丈夫！"),
+    ("chika", "Saturday forecast is sunny, we could sit outside"),
+    ("daichi", "Then we take the terrace. See you all at 10."),
+    ("aiko", "楽しみ！また土曜日に ☀️"),
+    ("ben", "See you Saturday!"),
+]
 
 
 class Command(BaseCommand):
     help = (
-        "Create demo members and friendships (idempotent; refuses when DEBUG is off)."
+        "Create demo members, friendships and a live community "
+        "(idempotent; refuses when DEBUG is off)."
     )
 
     def handle(self, *args, **options):
@@ -26,17 +76,78 @@ class Command(BaseCommand):
                 "a published password."
             )
         with transaction.atomic():
-            members = []
-            for nickname, introduction in DEMO_MEMBERS.items():
-                member = Member.objects.filter(nickname=nickname).first()
-                if member is None:
-                    member = Member.objects.create_user(
-                        nickname, DEMO_PASSWORD, introduction=introduction
-                    )
-                members.append(member)
-            for i, member in enumerate(members):
-                for other in members[i + 1 :]:
-                    actions.make_friends(member, other)
+            members = self._members()
+            self._community(members)
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
-        for member in members:
+        for member in members.values():
             self.stdout.write(f"  {member.nickname}")
+        self.stdout.write(f"Community: {COMMUNITY}, topic: {TOPIC}")
+
+    def _members(self) -> dict[str, Member]:
+        members = {}
+        for nickname, introduction in DEMO_MEMBERS.items():
+            member = Member.objects.filter(nickname=nickname).first()
+            if member is None:
+                member = Member.objects.create_user(
+                    nickname, DEMO_PASSWORD, introduction=introduction
+                )
+            members[nickname] = member
+        listed = list(members.values())
+        for i, member in enumerate(listed):
+            for other in listed[i + 1 :]:
+                actions.make_friends(member, other)
+        return members
+
+    def _community(self, members: dict[str, Member]) -> None:
+        community = Community.objects.filter(name=COMMUNITY).first()
+        if community is None:
+            community = community_actions.create_community(
+                owner=members["aiko"],
+                name=COMMUNITY,
+                description=(
+                    "Coffee lovers of Shimokitazawa. "
+                    "下北沢のコーヒー好きのコミュニティ。"
+                    "Cuppings every Saturday, roaster tips, and live chat."
+                ),
+                category="food",
+                join_policy=JoinPolicy.OPEN,
+                topic_policy=TopicPolicy.MEMBERS,
+            )
+        for nickname in ("ben", "chika", "daichi"):
+            community_actions.join_community(
+                member=members[nickname], community=community
+            )
+        Membership.objects.filter(community=community, member=members["daichi"]).update(
+            role=Membership.Role.MODERATOR
+        )
+        if Topic.objects.filter(community=community, title=TOPIC).exists():
+            return
+        start = timezone.now() - timedelta(hours=3)
+        topic = Topic.objects.create(
+            community=community,
+            title=TOPIC,
+            created_by=members["aiko"],
+            created_at=start,
+        )
+        # Written directly, not through send_message: the demo history is older
+        # than the rate limit's window and nobody is listening yet.
+        by_key = {m.nickname_key: m for m in members.values()}
+        rows = []
+        for i, (nickname, body) in enumerate(CHAT):
+            mentioned = [by_key[k] for k in text.mentioned_keys(body) if k in by_key]
+            rows.append(
+                Message(
+                    topic=topic,
+                    author=members[nickname],
+                    body=body,
+                    body_html=text.render(body, mentioned),
+                    client_id=f"seed-{topic.pk}-{i}",
+                    created_at=start + timedelta(minutes=5 * i),
+                )
+            )
+        Message.objects.bulk_create(rows)
+        last = rows[-1].created_at
+        Topic.objects.filter(pk=topic.pk).update(
+            last_message_at=last, message_count=len(rows)
+        )
+        Community.objects.filter(pk=community.pk).update(last_activity_at=last)

@@ -1,0 +1,67 @@
+"""Who may read and write a topic. The topic page, its fragments, every write
+and the live consumer's subscription all go through access_topic."""
+
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from chat.models import Message
+from communities.access import AccessDenied, Forbidden
+from communities.models import Membership, Topic
+
+
+def access_topic(member, topic_id) -> tuple[Topic, Membership]:
+    """The topic and the member's active membership, or AccessDenied (404).
+
+    Reading a topic takes an active membership of its community: strangers,
+    people who asked to join, invitees and banned members get "not found"."""
+    if not member.is_authenticated:
+        raise AccessDenied
+    try:
+        topic_id = int(topic_id)
+    except (TypeError, ValueError):
+        raise AccessDenied from None
+    membership = (
+        Membership.objects.filter(
+            member=member,
+            status=Membership.Status.ACTIVE,
+            community__topics__pk=topic_id,
+        )
+        .select_related("community")
+        .first()
+    )
+    if membership is None:
+        raise AccessDenied
+    topic = Topic.objects.select_related("community").get(pk=topic_id)
+    return topic, membership
+
+
+def require_can_post(membership: Membership) -> None:
+    if membership.is_muted(timezone.now()):
+        raise Forbidden(_("You are muted in this community for now."))
+
+
+def access_own_message(member, message_id) -> tuple[Message, Membership]:
+    """A message the member wrote, in a topic they can still read."""
+    message = (
+        Message.objects.filter(pk=message_id).only("topic_id", "author_id").first()
+    )
+    if message is None:
+        raise Http404
+    topic, membership = access_topic(member, message.topic_id)
+    if message.author_id != member.pk:
+        raise Forbidden(_("You can only change your own messages."))
+    return message, membership
+
+
+def access_message(member, message_id) -> tuple[Message, Membership]:
+    """A message in a topic the member can read, not hidden from them by a block."""
+    message = (
+        Message.objects.filter(pk=message_id).only("topic_id", "author_id").first()
+    )
+    if message is None:
+        raise Http404
+    _topic, membership = access_topic(member, message.topic_id)
+    if not Message.objects.filter(pk=message.pk).visible_to(member).exists():
+        raise Http404
+    return message, membership

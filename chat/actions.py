@@ -1,0 +1,196 @@
+"""Writes in topics: send, edit, delete, like, read.
+
+Each action checks its preconditions (the caller has already passed
+chat.access), writes in one transaction, and broadcasts after commit: persist
+first, then broadcast. Fragments are rendered once per language on commit.
+"""
+
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Member
+from chat import access, broadcast, fragments, text
+from chat.models import Like, Mention, Message
+from communities.access import NotAllowed, RateLimited
+from communities.models import Community, Membership, Topic, TopicRead
+
+MAX_LENGTH = 4000
+RATE_LIMIT = 10
+RATE_WINDOW = timedelta(seconds=10)
+MAX_CLIENT_ID = 64
+
+
+def clean_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise NotAllowed(_("Write a message first."))
+    if len(body) > MAX_LENGTH:
+        raise NotAllowed(
+            _("A message has at most %(max)d characters (this one has %(n)d).")
+            % {"max": MAX_LENGTH, "n": len(body)}
+        )
+    return body
+
+
+def _render_body(body: str) -> tuple[str, list[Member]]:
+    keys = text.mentioned_keys(body)
+    mentioned = (
+        list(Member.objects.filter(nickname_key__in=keys, is_active=True))
+        if keys
+        else []
+    )
+    return text.render(body, mentioned), mentioned
+
+
+def broadcast_message(message: Message, partial: str = "message-append") -> None:
+    message = Message.objects.for_display().get(pk=message.pk)
+    frames = fragments.render_per_language(partial, fragments.message_context(message))
+    author_ids = (message.author_id,)
+    if message.reply_to is not None:
+        author_ids += (message.reply_to.author_id,)
+    broadcast.send_topic_frames(message.topic_id, frames, author_ids=author_ids)
+
+
+def send_message(
+    *,
+    author: Member,
+    topic: Topic,
+    membership: Membership,
+    body: str,
+    client_id: str,
+    reply_to_id: int | None = None,
+) -> tuple[Message, bool]:
+    """Save a message and broadcast it to `topic.<id>` after commit.
+
+    Preconditions: `membership` is the author's active membership of the
+    topic's community (chat.access.access_topic). Refused when muted, empty,
+    too long, or over RATE_LIMIT messages in RATE_WINDOW. A second send with the
+    same client_id returns the first message (created=False) and broadcasts
+    nothing new.
+    """
+    access.require_can_post(membership)
+    body = clean_body(body)
+    client_id = (client_id or "").strip()
+    if not client_id or len(client_id) > MAX_CLIENT_ID:
+        raise NotAllowed(_("This form is out of date. Reload the page and try again."))
+    existing = Message.objects.filter(author=author, client_id=client_id).first()
+    if existing is not None:
+        return existing, False
+    reply_to = None
+    if reply_to_id:
+        reply_to = Message.objects.filter(
+            pk=reply_to_id, topic=topic, deleted_at__isnull=True
+        ).first()
+    body_html, mentioned = _render_body(body)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            # Serialise this member's sends so two tabs cannot both slip under
+            # the rate limit.
+            Member.objects.select_for_update().filter(pk=author.pk).exists()
+            recent = Message.objects.filter(
+                author=author, created_at__gt=now - RATE_WINDOW
+            ).count()
+            if recent >= RATE_LIMIT:
+                raise RateLimited(
+                    _("You are sending messages too fast. Wait a few seconds.")
+                )
+            message = Message.objects.create(
+                topic=topic,
+                author=author,
+                body=body,
+                body_html=body_html,
+                client_id=client_id,
+                reply_to=reply_to,
+                created_at=now,
+            )
+            Mention.objects.bulk_create(
+                [Mention(message=message, member=m) for m in mentioned]
+            )
+            Topic.objects.filter(pk=topic.pk).update(
+                last_message_at=now, message_count=F("message_count") + 1
+            )
+            Community.objects.filter(pk=topic.community_id).update(last_activity_at=now)
+            TopicRead.objects.update_or_create(
+                topic=topic, member=author, defaults={"last_read_id": message.pk}
+            )
+            transaction.on_commit(lambda: broadcast_message(message))
+    except IntegrityError:
+        # The same client_id raced in from another tab: the first one won.
+        existing = Message.objects.filter(author=author, client_id=client_id).first()
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
+
+
+def edit_message(*, message: Message, body: str) -> Message:
+    """Change the text of one's own message (the caller checked ownership)."""
+    if message.is_deleted:
+        raise NotAllowed(_("This message was deleted."))
+    body = clean_body(body)
+    body_html, mentioned = _render_body(body)
+    with transaction.atomic():
+        message.body = body
+        message.body_html = body_html
+        message.edited_at = timezone.now()
+        message.save(update_fields=["body", "body_html", "edited_at"])
+        Mention.objects.filter(message=message).exclude(member__in=mentioned).delete()
+        Mention.objects.bulk_create(
+            [Mention(message=message, member=m) for m in mentioned],
+            ignore_conflicts=True,
+        )
+        transaction.on_commit(lambda: broadcast_message(message, "message-replace"))
+    return message
+
+
+def delete_message(*, message: Message) -> Message:
+    """Delete a message (its own author, or a moderator: checked by the caller).
+    The row stays as a tombstone so catch-up can tell open tabs."""
+    if message.is_deleted:
+        return message
+    with transaction.atomic():
+        message.deleted_at = timezone.now()
+        message.body = ""
+        message.body_html = ""
+        message.save(update_fields=["deleted_at", "body", "body_html"])
+        Mention.objects.filter(message=message).delete()
+        transaction.on_commit(lambda: broadcast_message(message, "message-replace"))
+    return message
+
+
+def toggle_like(*, member: Member, message: Message) -> tuple[Message, bool]:
+    """Like or unlike (イイネ!) a message; broadcasts the new count."""
+    if message.is_deleted:
+        raise NotAllowed(_("This message was deleted."))
+    with transaction.atomic():
+        deleted, _n = Like.objects.filter(message=message, member=member).delete()
+        if deleted:
+            liked = False
+            Message.objects.filter(pk=message.pk).update(like_count=F("like_count") - 1)
+        else:
+            Like.objects.create(message=message, member=member)
+            liked = True
+            Message.objects.filter(pk=message.pk).update(like_count=F("like_count") + 1)
+        message.refresh_from_db(fields=["like_count"])
+        transaction.on_commit(lambda: broadcast_message(message, "like-count"))
+    return message, liked
+
+
+def mark_read(*, member: Member, topic: Topic, last_id: int) -> None:
+    """Move the member's read position forward (never back)."""
+    last_id = min(
+        int(last_id),
+        topic.messages.order_by("-id").values_list("id", flat=True).first() or 0,
+    )
+    updated = TopicRead.objects.filter(
+        topic=topic, member=member, last_read_id__lt=last_id
+    ).update(last_read_id=last_id)
+    if not updated:
+        TopicRead.objects.get_or_create(
+            topic=topic, member=member, defaults={"last_read_id": last_id}
+        )

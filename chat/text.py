@@ -1,0 +1,60 @@
+"""Member text to HTML: everything escaped, URLs and known @mentions linked.
+
+The result is computed once when a message is saved or edited and stored, so
+pages and live fragments never parse text again. Line breaks are kept by CSS
+(white-space: pre-wrap), so no markup is needed for them.
+"""
+
+import re
+from collections.abc import Iterable
+
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from accounts import nicknames
+
+# A URL runs to the next space or quote-like character; trailing punctuation
+# that usually ends a sentence is left outside the link.
+_URL = r"https?://[^\s<>\"'`\u3000、。「」（）]+"
+_MENTION = r"(?<![\w@])@([^\s@/<>\"'`、。,!?！？:;]{1,30})"
+_TOKEN = re.compile(f"(?P<url>{_URL})|{_MENTION}")
+_TRAILING = ".,;:!?)]}'\"*_~"
+
+
+def mentioned_keys(text: str) -> set[str]:
+    """The comparison keys of every @name in the text."""
+    return {
+        nicknames.nickname_key(m.group(2)) for m in _TOKEN.finditer(text) if m.group(2)
+    }
+
+
+def render(text: str, members: Iterable) -> SafeString:
+    """HTML for `text`; `members` are the mentioned members that exist."""
+    by_key = {m.nickname_key: m for m in members}
+    out = []
+    last = 0
+    for match in _TOKEN.finditer(text):
+        start, end = match.span()
+        if match.group("url"):
+            url = match.group("url")
+            trimmed = url.rstrip(_TRAILING)
+            end = start + len(trimmed)
+            out.append(escape(text[last:start]))
+            out.append(
+                f'<a href="{escape(trimmed)}" rel="nofollow noopener ugc" '
+                f'target="_blank">{escape(trimmed)}</a>'
+            )
+        else:
+            member = by_key.get(nicknames.nickname_key(match.group(2)))
+            if member is None:
+                continue
+            out.append(escape(text[last:start]))
+            href = reverse(
+                "accounts:member-detail", kwargs={"nickname": member.nickname}
+            )
+            name = escape(match.group(2))
+            out.append(f'<a class="mention" href="{escape(href)}">@{name}</a>')
+        last = end
+    out.append(escape(text[last:]))
+    return mark_safe("".join(out))

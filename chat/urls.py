@@ -1,0 +1,17 @@
+from django.urls import path
+
+from chat import views
+
+app_name = "chat"
+
+urlpatterns = [
+    path("topics/<int:topic_id>/", views.topic_detail, name="topic-detail"),
+    path("topics/<int:topic_id>/messages/", views.message_list, name="message-list"),
+    path("topics/<int:topic_id>/send/", views.message_create, name="message-create"),
+    path("topics/<int:topic_id>/read/", views.topic_read, name="topic-read"),
+    path("messages/<int:message_id>/edit/", views.message_edit, name="message-edit"),
+    path(
+        "messages/<int:message_id>/delete/", views.message_delete, name="message-delete"
+    ),
+    path("messages/<int:message_id>/like/", views.message_like, name="message-like"),
+]

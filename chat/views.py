@@ -1,0 +1,247 @@
+"""Topic pages and the writes in them. Writes go over HTTP (htmx posts); the
+live socket only pushes. Every view starts with chat.access."""
+
+import uuid
+
+from django.contrib import messages as flash
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import Block
+from chat import access, actions
+from chat.models import Like, Message
+from communities.access import NotAllowed
+from communities.models import TopicRead
+
+PAGE_SIZE = 50
+CATCHUP_LIMIT = 200
+
+
+def _plain(text: str, status: int) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _refused(request, topic, reason: str, status: int = 400):
+    """A refused write: plain text for the composer, or a flash and the page."""
+    if request.htmx:
+        return _plain(reason, status)
+    flash.error(request, reason)
+    return redirect(topic)
+
+
+def _page_of(topic, member, *, before: int | None = None):
+    """Up to PAGE_SIZE messages before `before` (newest page when None), oldest
+    first, and whether older ones exist. Keyset pagination on the id."""
+    messages = Message.objects.in_topic(topic).visible_to(member).for_display()
+    if before is not None:
+        messages = messages.filter(pk__lt=before)
+    rows = list(messages.order_by("-pk")[: PAGE_SIZE + 1])
+    has_older = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    rows.reverse()
+    return rows, has_older
+
+
+def _hidden_ids(member) -> set[int]:
+    return set(Block.objects.hidden_ids_for(member).values_list("pk", flat=True))
+
+
+def _liked_ids(member, rows) -> set[int]:
+    return set(
+        Like.objects.filter(
+            member=member, message__in=[m.pk for m in rows]
+        ).values_list("message_id", flat=True)
+    )
+
+
+def topic_detail(request, topic_id):
+    topic, membership = access.access_topic(request.user, topic_id)
+    rows, has_older = _page_of(topic, request.user)
+    read = TopicRead.objects.filter(topic=topic, member=request.user).first()
+    last_read_id = read.last_read_id if read else 0
+    divider_before = next(
+        (m.pk for m in rows if m.pk > last_read_id and m.author_id != request.user.pk),
+        None,
+    )
+    if rows:
+        actions.mark_read(member=request.user, topic=topic, last_id=rows[-1].pk)
+    return TemplateResponse(
+        request,
+        "chat/topic_detail.html",
+        {
+            "topic": topic,
+            "community": topic.community,
+            "membership": membership,
+            "rows": rows,
+            "has_older": has_older,
+            "liked_ids": _liked_ids(request.user, rows),
+            "divider_before": divider_before if last_read_id else None,
+            "synced_at": timezone.now().isoformat(),
+            "client_id": uuid.uuid4().hex,
+            "hidden_ids": _hidden_ids(request.user),
+        },
+    )
+
+
+@require_GET
+def message_list(request, topic_id):
+    """Fragments for the topic page: `?before=<id>` for the page of older
+    messages, `?after=<id>[&since=<time>]` for catch-up after a socket (re)opens:
+    everything newer than the last id the page holds, in order, plus messages
+    edited or deleted since the page last synced."""
+    topic, _membership = access.access_topic(request.user, topic_id)
+    now = timezone.now()
+    try:
+        before = int(request.GET["before"]) if "before" in request.GET else None
+        after = int(request.GET["after"]) if "after" in request.GET else None
+    except ValueError:
+        return _plain(_("Bad page position."), 400)
+    if before is not None:
+        rows, has_older = _page_of(topic, request.user, before=before)
+        return TemplateResponse(
+            request,
+            "chat/topic_detail.html#older",
+            {
+                "topic": topic,
+                "rows": rows,
+                "has_older": has_older,
+                "liked_ids": _liked_ids(request.user, rows),
+                "hidden_ids": _hidden_ids(request.user),
+            },
+        )
+    if after is None:
+        return _plain(_("Say which messages."), 400)
+    visible = Message.objects.in_topic(topic).visible_to(request.user).for_display()
+    rows = list(visible.filter(pk__gt=after).order_by("pk")[: CATCHUP_LIMIT + 1])
+    more = len(rows) > CATCHUP_LIMIT
+    rows = rows[:CATCHUP_LIMIT]
+    changed = []
+    since = parse_datetime(request.GET.get("since", "") or "")
+    if since is not None:
+        changed = list(
+            visible.filter(pk__lte=after)
+            .filter(Q(edited_at__gte=since) | Q(deleted_at__gte=since))
+            .order_by("pk")[:CATCHUP_LIMIT]
+        )
+    if rows:
+        actions.mark_read(member=request.user, topic=topic, last_id=rows[-1].pk)
+    response = TemplateResponse(
+        request,
+        "chat/topic_detail.html#catchup",
+        {
+            "topic": topic,
+            "rows": rows,
+            "changed": changed,
+            "liked_ids": _liked_ids(request.user, rows + changed),
+            "hidden_ids": _hidden_ids(request.user),
+        },
+    )
+    response["X-Synced-At"] = now.isoformat()
+    response["X-More"] = "1" if more else "0"
+    return response
+
+
+@require_POST
+def message_create(request, topic_id):
+    """Send a message. Answers 201 with the message as an out-of-band fragment
+    (the page de-duplicates it with the copy the socket brings), or 200 for a
+    resend of a message already saved; refusals are plain text."""
+    topic, membership = access.access_topic(request.user, topic_id)
+    try:
+        reply_to = int(request.POST.get("reply_to") or 0) or None
+    except ValueError:
+        reply_to = None
+    try:
+        message, created = actions.send_message(
+            author=request.user,
+            topic=topic,
+            membership=membership,
+            body=request.POST.get("body", ""),
+            client_id=request.POST.get("client_id", ""),
+            reply_to_id=reply_to,
+        )
+    except NotAllowed as exc:
+        return _refused(request, topic, str(exc), status=exc.status)
+    if not request.htmx:
+        return redirect(topic)
+    message = Message.objects.for_display().get(pk=message.pk)
+    return TemplateResponse(
+        request,
+        "chat/topic_detail.html#message-append",
+        {"message": message, "liked_ids": set()},
+        status=201 if created else 200,
+    )
+
+
+@require_POST
+def message_edit(request, message_id):
+    try:
+        message, _membership = access.access_own_message(request.user, message_id)
+        message = Message.objects.get(pk=message.pk)
+        actions.edit_message(message=message, body=request.POST.get("body", ""))
+    except NotAllowed as exc:
+        return _plain(str(exc), exc.status)
+    return _message_response(request, message)
+
+
+@require_POST
+def message_delete(request, message_id):
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None:
+        raise Http404
+    _topic, membership = access.access_topic(request.user, message.topic_id)
+    if message.author_id != request.user.pk and not membership.is_moderator:
+        return _plain(_("You can only delete your own messages."), 403)
+    actions.delete_message(message=message)
+    return _message_response(request, message)
+
+
+@require_POST
+def message_like(request, message_id):
+    message, _membership = access.access_message(request.user, message_id)
+    message = Message.objects.get(pk=message.pk)
+    try:
+        message, liked = actions.toggle_like(member=request.user, message=message)
+    except NotAllowed as exc:
+        return _plain(str(exc), exc.status)
+    if not request.htmx:
+        return redirect(message.topic)
+    return TemplateResponse(
+        request,
+        "chat/topic_detail.html#like-button",
+        {
+            "message": message,
+            "liked_ids": {message.pk} if liked else set(),
+            "like_oob": True,
+        },
+    )
+
+
+def _message_response(request, message, liked_ids=None):
+    if not request.htmx:
+        return redirect(message.topic)
+    if liked_ids is None:
+        liked_ids = _liked_ids(request.user, [message])
+    message = Message.objects.for_display().get(pk=message.pk)
+    return TemplateResponse(
+        request,
+        "chat/topic_detail.html#message-replace",
+        {"message": message, "liked_ids": liked_ids},
+    )
+
+
+@require_POST
+def topic_read(request, topic_id):
+    topic, _membership = access.access_topic(request.user, topic_id)
+    try:
+        last_id = int(request.POST.get("last_id", ""))
+    except ValueError:
+        return HttpResponse(status=400)
+    actions.mark_read(member=request.user, topic=topic, last_id=last_id)
+    return HttpResponse(status=204)

@@ -1,0 +1,261 @@
+// Topic page: an ordered, de-duplicated message log fed by three paths that
+// all carry the same out-of-band fragments: the live socket, the response to
+// one's own send, and catch-up after every socket (re)open. Plus the composer:
+// Enter sends (never while an IME is composing), resends are harmless.
+(function () {
+  "use strict";
+  var chat = document.querySelector(".chat[data-topic]");
+  if (!chat) return;
+  var topicId = chat.dataset.topic;
+  var log = document.getElementById("topic-" + topicId + "-messages");
+  var scroller = document.getElementById("topic-" + topicId + "-scroller");
+  var form = document.getElementById("composer-" + topicId);
+  var textarea = form.querySelector("textarea[name=body]");
+  var clientField = form.querySelector("[data-client-id]");
+  var replyField = form.querySelector("[data-reply-field]");
+  var replyBanner = form.querySelector("[data-reply-banner]");
+  var errorBox = document.getElementById("composer-" + topicId + "-error");
+  var coarse = window.matchMedia("(pointer: coarse)").matches;
+
+  function newClientId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  function idOf(el) { return parseInt(el.dataset.id, 10); }
+  function lastId() {
+    var items = log.querySelectorAll("article.msg[data-id]");
+    return items.length ? idOf(items[items.length - 1]) : 0;
+  }
+  function nearBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  }
+  function toBottom() { scroller.scrollTop = scroller.scrollHeight; }
+
+  // Insert a message where its id belongs; drop it when it is already shown.
+  function insertOrdered(article) {
+    var id = idOf(article);
+    if (document.getElementById(article.id)) return false;
+    var items = log.querySelectorAll("article.msg[data-id]");
+    var anchor = null;
+    for (var i = items.length - 1; i >= 0; i--) {
+      if (idOf(items[i]) < id) { anchor = items[i]; break; }
+    }
+    if (anchor) anchor.after(article);
+    else log.prepend(article);
+    htmx.process(article);
+    return true;
+  }
+
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target === log) {
+      // Appends and prepends into the log go through insertOrdered.
+      event.detail.shouldSwap = false;
+      var stick = nearBottom();
+      var beforeHeight = scroller.scrollHeight;
+      var beforeTop = scroller.scrollTop;
+      var firstBefore = log.querySelector("article.msg[data-id]");
+      var added = 0;
+      Array.prototype.slice.call(event.detail.fragment.children || event.detail.fragment.childNodes)
+        .forEach(function (node) {
+          if (node.nodeType === 1 && node.matches("article.msg[data-id]") && insertOrdered(node)) added++;
+        });
+      if (!added) return;
+      var empty = document.getElementById("topic-" + topicId + "-empty");
+      if (empty) empty.remove();
+      var firstAfter = log.querySelector("article.msg[data-id]");
+      if (firstBefore && firstAfter !== firstBefore) {
+        // Older messages went in above: keep the reading position still.
+        scroller.scrollTop = beforeTop + (scroller.scrollHeight - beforeHeight);
+      } else if (stick) {
+        toBottom();
+        scheduleRead();
+      }
+    } else if (target.matches && target.matches("article.msg")) {
+      // A replaced message (edit, delete) keeps this viewer's own like state.
+      var pressed = target.querySelector(".msg-like");
+      var incoming = event.detail.fragment.querySelector(".msg-like");
+      if (pressed && incoming) {
+        incoming.setAttribute("aria-pressed", pressed.getAttribute("aria-pressed"));
+      }
+    }
+  });
+
+  // Catch-up: on every socket open, fetch what came after the last id held.
+  var catchingUp = false;
+  function catchUp() {
+    if (catchingUp) return;
+    catchingUp = true;
+    var url = log.dataset.catchupUrl + "?after=" + lastId() +
+      "&since=" + encodeURIComponent(log.dataset.syncedAt || "");
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        log.dataset.syncedAt = response.headers.get("X-Synced-At") || log.dataset.syncedAt;
+        var more = response.headers.get("X-More") === "1";
+        return response.text().then(function (html) { return { html: html, more: more }; });
+      })
+      .then(function (result) {
+        htmx.swap(document.body, result.html, { swapStyle: "none" });
+        catchingUp = false;
+        if (result.more) catchUp();
+      })
+      .catch(function () { catchingUp = false; });
+  }
+  document.addEventListener("htmx:wsOpen", catchUp);
+
+  // Read position: tell the server what has been seen while the tab is visible.
+  var readTimer = null;
+  function scheduleRead() {
+    if (document.visibilityState !== "visible") return;
+    clearTimeout(readTimer);
+    readTimer = setTimeout(function () {
+      var body = new FormData();
+      body.append("last_id", lastId());
+      fetch(log.dataset.readUrl, {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: { "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value },
+      });
+    }, 1000);
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && nearBottom()) scheduleRead();
+  });
+
+  // Older messages: load when scrolled near the top (or the button is used).
+  scroller.addEventListener("scroll", function () {
+    if (scroller.scrollTop < 150) {
+      var button = document.getElementById("topic-" + topicId + "-older");
+      if (button && button.tagName === "BUTTON" && !button.classList.contains("htmx-request")) {
+        htmx.trigger(button, "enishi:older");
+      }
+    }
+  }, { passive: true });
+
+  // Composer: each message gets its own client id when it is sent; a refused
+  // or failed send puts the text back and keeps its id, so a retry is harmless.
+  clientField.value = newClientId();
+  var pending = {};
+
+  form.addEventListener("htmx:configRequest", function (event) {
+    if (editing) {
+      // Saving an edit: same composer, the message's own URL.
+      event.detail.path = editing.url;
+      delete event.detail.parameters.client_id;
+      delete event.detail.parameters.reply_to;
+      event.detail.headers["X-Client-Id"] = "edit";
+      pending.edit = { body: event.detail.parameters.body, edit: editing };
+      stopEditing();
+      textarea.value = "";
+      errorBox.textContent = "";
+      autosize();
+      return;
+    }
+    var id = event.detail.parameters.client_id;
+    pending[id] = { body: event.detail.parameters.body, replyTo: replyField.value };
+    event.detail.headers["X-Client-Id"] = id;
+    textarea.value = "";
+    clientField.value = newClientId();
+    clearReply();
+    errorBox.textContent = "";
+    autosize();
+  });
+
+  form.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    var id = xhr && event.detail.requestConfig ? event.detail.requestConfig.headers["X-Client-Id"] : null;
+    var sent = id ? pending[id] : null;
+    if (id) delete pending[id];
+    if (event.detail.successful) {
+      toBottom();
+      return;
+    }
+    var reason = xhr && xhr.status ? (xhr.responseText || "").slice(0, 300) : "";
+    errorBox.textContent = reason || textarea.dataset.offline;
+    if (sent && textarea.value.trim() === "") {
+      textarea.value = sent.body;
+      if (sent.edit) startEditing(sent.edit.url, sent.body);
+      else clientField.value = id;
+      if (sent.replyTo) replyField.value = sent.replyTo;
+      autosize();
+    }
+  });
+
+  // Editing one's own message happens in the composer.
+  var editing = null;
+  var editBanner = form.querySelector("[data-edit-banner]");
+  function startEditing(url, body) {
+    clearReply();
+    editing = { url: url, draft: editing ? editing.draft : textarea.value };
+    textarea.value = body;
+    editBanner.hidden = false;
+    textarea.focus();
+    autosize();
+  }
+  function stopEditing() {
+    editing = null;
+    editBanner.hidden = true;
+  }
+  editBanner.querySelector("[data-edit-cancel]").addEventListener("click", function () {
+    var draft = editing ? editing.draft : "";
+    stopEditing();
+    textarea.value = draft;
+    autosize();
+  });
+  log.addEventListener("click", function (event) {
+    var button = event.target.closest(".msg-edit");
+    if (!button) return;
+    var body = button.closest("article.msg").querySelector(".msg-body");
+    startEditing(button.dataset.editUrl, body ? body.textContent : "");
+  });
+
+  // Enter sends; Shift+Enter is a new line. Enter that confirms an IME
+  // conversion never sends: isComposing / keyCode 229, and Safari, which ends
+  // the composition before the keydown arrives. On touch screens Enter is a
+  // new line and the Send button sends.
+  var compositionEndedAt = 0;
+  textarea.addEventListener("compositionend", function () { compositionEndedAt = Date.now(); });
+  textarea.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.isComposing || event.keyCode === 229) return;
+    if (Date.now() - compositionEndedAt < 100) return;
+    if (coarse) return;
+    event.preventDefault();
+    if (textarea.value.trim() === "") return;
+    form.requestSubmit ? form.requestSubmit() : htmx.trigger(form, "submit");
+  });
+
+  function autosize() {
+    textarea.style.height = "auto";
+    textarea.style.height = Math.min(textarea.scrollHeight, 200) + "px";
+  }
+  textarea.addEventListener("input", autosize);
+
+  // Replies.
+  function clearReply() {
+    replyField.value = "";
+    replyBanner.hidden = true;
+  }
+  log.addEventListener("click", function (event) {
+    var button = event.target.closest(".msg-reply");
+    if (!button) return;
+    replyField.value = button.dataset.replyTo;
+    replyBanner.querySelector("[data-reply-text]").textContent =
+      (replyBanner.dataset.label || "↩") + " " + button.dataset.replyAuthor;
+    replyBanner.hidden = false;
+    textarea.focus();
+  });
+  replyBanner.querySelector("[data-reply-cancel]").addEventListener("click", clearReply);
+
+  // Refused deletes and likes say why at the composer.
+  log.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.successful) return;
+    var xhr = event.detail.xhr;
+    errorBox.textContent = xhr && xhr.status
+      ? (xhr.responseText || "").slice(0, 300) : textarea.dataset.offline;
+  });
+
+  toBottom();
+  if (nearBottom()) scheduleRead();
+})();
