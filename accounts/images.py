@@ -13,6 +13,10 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
+
+# iPhone photos are HEIC; Pillow reads them only once pillow-heif is registered.
+register_heif_opener()
 
 ALLOWED_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "HEIF", "AVIF"}
 
@@ -24,19 +28,27 @@ class ImageRejected(ValueError):
     pass
 
 
+def _too_many_pixels() -> ImageRejected:
+    return ImageRejected(
+        _("This image has too many pixels (at most %(max)d million).")
+        % {"max": settings.AVATAR_MAX_PIXELS // 1_000_000}
+    )
+
+
 def _open_checked(data: bytes) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Image.open itself refuses (or, with the filter above, raises the
+        # warning for) images past Pillow's own limit, before our check runs.
+        raise _too_many_pixels() from exc
+    except (UnidentifiedImageError, OSError) as exc:
         raise ImageRejected(_("This file is not an image we can read.")) from exc
     if image.format not in ALLOWED_FORMATS:
         raise ImageRejected(_("Upload a JPEG, PNG, GIF, WebP or HEIC image."))
     width, height = image.size
     if width * height > settings.AVATAR_MAX_PIXELS:
-        raise ImageRejected(
-            _("This image has too many pixels (at most %(max)d million).")
-            % {"max": settings.AVATAR_MAX_PIXELS // 1_000_000}
-        )
+        raise _too_many_pixels()
     try:
         image.load()
     except (OSError, SyntaxError, Image.DecompressionBombWarning, ValueError) as exc:
