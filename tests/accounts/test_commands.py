@@ -1,0 +1,136 @@
+"""Management commands: create_invitation and seed_demo."""
+
+import io
+import re
+from itertools import permutations
+
+import pytest
+from django.apps import apps
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from accounts.models import Friendship, Invitation, Member
+from tests.accounts.helpers import logged_in_member_id
+
+DEMO_NICKNAMES = {"aiko", "ben", "chika", "daichi"}
+DEMO_PASSWORD = "enishi-demo"
+NEW_PASSWORD = "kumo-no-ue-de-odoru"
+
+
+def run(*args, **options):
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+def row_counts():
+    return {
+        model._meta.label: model._default_manager.count()
+        for model in apps.get_models()
+        if not model._meta.label.startswith(("sessions.", "admin."))
+    }
+
+
+# --- create_invitation ---------------------------------------------------------------
+
+
+def test_create_invitation_prints_a_single_join_link_for_the_site(db):
+    out, err = run("create_invitation")
+
+    match = re.fullmatch(r"http://127\.0\.0\.1:8000/join/([A-Za-z0-9_-]+)/\n", out)
+    assert match, out
+    token = match.group(1)
+    invitation = Invitation.objects.get()
+    assert invitation.token_hash == Invitation.hash_token(token)
+    assert invitation.inviter is None
+    assert invitation.status == "open"
+    assert "Valid until" in err
+
+
+def test_create_invitation_uses_the_given_base_url_and_note(db):
+    out, _err = run(
+        "create_invitation", "--base-url", "https://enishi.example/", "--note", "first"
+    )
+
+    assert re.fullmatch(r"https://enishi\.example/join/[A-Za-z0-9_-]+/\n", out), out
+    assert Invitation.objects.get().note == "first"
+
+
+def test_printed_link_lets_the_first_member_join(db):
+    out, _err = run("create_invitation")
+    path = out.strip().removeprefix("http://127.0.0.1:8000")
+    client = Client()
+
+    assert client.get(path).status_code == 200
+    response = client.post(
+        path,
+        {"nickname": "founder", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+
+    assert response.status_code == 302
+    founder = Member.objects.get(nickname="founder")
+    assert founder.invited_by is None
+    assert logged_in_member_id(client) == founder.pk
+    assert not Friendship.objects.exists()
+    assert client.get(path).status_code == 302  # logged in now: sent home
+    assert Client().get(path).status_code == 410  # used
+
+
+# --- seed_demo ----------------------------------------------------------------------
+
+
+def test_seed_demo_creates_four_members_who_are_all_friends(db, settings):
+    settings.DEBUG = True
+
+    out, _err = run("seed_demo")
+
+    members = Member.objects.filter(nickname__in=DEMO_NICKNAMES)
+    assert set(members.values_list("nickname", flat=True)) == DEMO_NICKNAMES
+    pairs = set(Friendship.objects.values_list("member__nickname", "friend__nickname"))
+    assert pairs == set(permutations(DEMO_NICKNAMES, 2))
+    assert DEMO_PASSWORD in out
+    for nickname in DEMO_NICKNAMES:
+        assert nickname in out
+
+
+@pytest.mark.parametrize("nickname", sorted(DEMO_NICKNAMES))
+def test_demo_member_logs_in_with_the_demo_password(db, settings, nickname):
+    settings.DEBUG = True
+    run("seed_demo")
+    client = Client()
+
+    client.post("/accounts/login/", {"login": nickname, "password": DEMO_PASSWORD})
+
+    assert logged_in_member_id(client) == Member.objects.get(nickname=nickname).pk
+
+
+def test_seed_demo_run_twice_creates_nothing_more(db, settings):
+    settings.DEBUG = True
+    run("seed_demo")
+    first = row_counts()
+
+    run("seed_demo")
+
+    assert row_counts() == first
+    assert first["accounts.Member"] == 4
+    assert first["accounts.Friendship"] == 12
+
+
+def test_seed_demo_keeps_members_who_already_exist(member_factory, settings):
+    settings.DEBUG = True
+    aiko = member_factory(nickname="aiko")
+
+    run("seed_demo")
+
+    assert Member.objects.get(nickname="aiko").pk == aiko.pk
+    assert Member.objects.count() == 4
+
+
+def test_seed_demo_refuses_when_debug_is_off(db, settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DJANGO_DEBUG"):
+        run("seed_demo")
+
+    assert not Member.objects.exists()
+    assert not Friendship.objects.exists()
