@@ -6,6 +6,7 @@
 (function () {
   "use strict";
   var SESSION_ENDED = 4401;
+  var REFUSED = [4400, 4403];
   var EXTENSION_RETRIES = [1006, 1011, 1012, 1013];
   var pending = null;
   var delay = 500;
@@ -43,6 +44,11 @@
     if (code === SESSION_ENDED) {
       status("closed");
       window.location.reload();
+      return;
+    }
+    if (REFUSED.indexOf(code) !== -1) {
+      // This page may no longer watch its stream (e.g. left or removed).
+      status("refused");
       return;
     }
     status("reconnecting");
