@@ -1,0 +1,26 @@
+"""What several browser tests do: log in through the form, wait for the socket."""
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.conftest import PASSWORD
+
+LIVE_OPEN_TIMEOUT_MS = 10_000
+
+
+def log_in(page: Page, nickname: str, password: str = PASSWORD) -> None:
+    """Log in with the login form, as a person would, and land on the home page."""
+    page.goto("/accounts/login/")
+    page.get_by_label("Nickname", exact=True).fill(nickname)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page).to_have_url(re.compile(r"^http://[^/]+/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Welcome, {nickname}")
+
+
+def expect_live_open(page: Page) -> None:
+    """The page's live socket is open (live.js sets this on htmx:wsOpen)."""
+    expect(page.locator("#live")).to_have_attribute(
+        "data-live-status", "open", timeout=LIVE_OPEN_TIMEOUT_MS
+    )
