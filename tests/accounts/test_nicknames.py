@@ -176,6 +176,22 @@ def test_member_logs_in_with_nickname_in_any_case_or_width(member, client, typed
     assert logged_in_member_id(client) == member.pk
 
 
+@pytest.mark.parametrize(
+    ("nickname", "typed"),
+    [("Zoë", "ZOË"), ("straße", "STRASSE"), ("Σοφία", "ΣΟΦΊΑ"), ("ｶﾀｶﾅ", "カタカナ")],
+)
+def test_member_logs_in_with_non_ascii_nickname_compared_as_nicknames_are(
+    member_factory, client, nickname, typed
+):
+    # The database's own case-insensitive match knows ASCII only (SQLite) or
+    # no case folding (ß/SS); the login form must compare as nicknames do.
+    named = member_factory(nickname=nickname)
+
+    log_in(client, typed)
+
+    assert logged_in_member_id(client) == named.pk
+
+
 def test_member_with_japanese_nickname_logs_in(member_factory, client):
     sakura = member_factory(nickname="さくら")
 
