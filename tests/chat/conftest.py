@@ -1,0 +1,180 @@
+"""A community with a topic, its members, logged-in clients and live sockets.
+
+`member` (aiko) and `other_member` (ben) are plain active members of
+`community`; its owner is a third member, `owner`. Sockets go through the real
+ASGI application with a real session cookie, as a browser tab's would.
+"""
+
+import uuid
+from urllib.parse import urlencode
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+from chat.models import Message
+from communities.models import Membership
+from project.asgi import application
+from tests.factories import CommunityFactory, MembershipFactory, TopicFactory
+
+LIVE_PATH = "/ws/live/"
+# Long enough for a wrongly delivered frame to arrive: by the time we look, the
+# HTTP request that would have broadcast it has already returned.
+NOTHING_TIMEOUT = 0.5
+RECEIVE_TIMEOUT = 3
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Hashing strength is not what these tests prove; MemberFactory hashes one
+    # password per member.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def owner(member_factory):
+    return member_factory(nickname="owner")
+
+
+@pytest.fixture
+def community(owner):
+    return CommunityFactory(owner=owner, name="Coffee Club")
+
+
+@pytest.fixture
+def topic(community):
+    return TopicFactory(community=community, title="Live chat")
+
+
+@pytest.fixture
+def join(db):
+    """Make `member` a member of `community` (active unless told otherwise)."""
+
+    def join_(member, community, **kwargs):
+        return MembershipFactory(member=member, community=community, **kwargs)
+
+    return join_
+
+
+@pytest.fixture
+def membership(member, community, join):
+    return join(member, community)
+
+
+@pytest.fixture
+def other_membership(other_member, community, join):
+    return join(other_member, community)
+
+
+@pytest.fixture
+def third_member(member_factory, community, join):
+    """chika, a third active member of the community."""
+    chika = member_factory(nickname="chika")
+    join(chika, community)
+    return chika
+
+
+def client_for(member, **kwargs) -> Client:
+    client = Client(**kwargs)
+    client.force_login(member)
+    return client
+
+
+alogin = database_sync_to_async(client_for)
+
+
+@pytest.fixture
+def other_client(other_member):
+    return client_for(other_member)
+
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def send(client, topic, body, *, client_id=None, htmx=True, **fields):
+    """POST the composer form of `topic` the way htmx does (or a plain form)."""
+    data = {"body": body, "client_id": client_id or uuid.uuid4().hex, **fields}
+    headers = HTMX if htmx else {}
+    return client.post(
+        reverse("chat:message-create", kwargs={"topic_id": topic.pk}), data, **headers
+    )
+
+
+async def asend(client, topic, body, **kwargs):
+    """send() from async code: the request runs in a worker thread, and the
+    view's after-commit broadcast comes back to this event loop."""
+    return await sync_to_async(send)(client, topic, body, **kwargs)
+
+
+@database_sync_to_async
+def message_count() -> int:
+    return Message.objects.count()
+
+
+@database_sync_to_async
+def session_key_for(member) -> str:
+    client = client_for(member)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def socket_path(topics=(), lang="en") -> str:
+    params = [("topic", getattr(t, "pk", t)) for t in topics]
+    if lang is not None:
+        params.append(("lang", lang))
+    return f"{LIVE_PATH}?{urlencode(params)}"
+
+
+@pytest.fixture
+async def live_layer():
+    """A fresh channel layer per test: the in-memory layer keeps groups per
+    instance, and no socket of an earlier test may be in this test's groups."""
+    channel_layers.backends.clear()
+    yield
+    for layer in list(channel_layers.backends.values()):
+        await layer.flush()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+async def open_socket(live_layer):
+    """open_socket(member, topic, ..., lang="en"): a socket through the real
+    application with the member's session cookie (none for member=None),
+    asserted accepted; closed at teardown."""
+    opened = []
+
+    async def open_(member, *topics, lang="en"):
+        headers = [(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1")]
+        if member is not None:
+            key = await session_key_for(member)
+            cookie = f"{settings.SESSION_COOKIE_NAME}={key}"
+            headers.append((b"cookie", cookie.encode()))
+        communicator = WebsocketCommunicator(
+            application, socket_path(topics, lang), headers=headers
+        )
+        opened.append(communicator)
+        connected, _ = await communicator.connect()
+        assert connected
+        return communicator
+
+    yield open_
+    for communicator in opened:
+        if not communicator.future.done():
+            await communicator.disconnect()
+
+
+async def close_code(socket) -> int | None:
+    """The code the server closed the socket with (None if it sent a frame)."""
+    output = await socket.receive_output(timeout=RECEIVE_TIMEOUT)
+    if output["type"] != "websocket.close":
+        return None
+    return output["code"]
+
+
+def set_status(membership: Membership, status: str) -> None:
+    membership.status = status
+    membership.save(update_fields=["status"])
