@@ -25,7 +25,9 @@ MAX_CLIENT_ID = 64
 
 
 def clean_body(body: str) -> str:
-    body = (body or "").strip()
+    # Browsers submit a textarea's line breaks as CRLF, while its maxlength
+    # counts each as one character: count (and store) them as "\n".
+    body = (body or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if not body:
         raise NotAllowed(_("Write a message first."))
     if len(body) > MAX_LENGTH:
@@ -82,9 +84,13 @@ def send_message(
         return existing, False
     reply_to = None
     if reply_to_id:
-        reply_to = Message.objects.filter(
-            pk=reply_to_id, topic=topic, deleted_at__isnull=True
-        ).first()
+        # Only a message the author can see: a guessed id of one hidden by a
+        # block would otherwise come back quoted in the answer.
+        reply_to = (
+            Message.objects.filter(pk=reply_to_id, topic=topic, deleted_at__isnull=True)
+            .visible_to(author)
+            .first()
+        )
     body_html, mentioned = _render_body(body)
     now = timezone.now()
     try:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Block
 from chat import access, actions
 from chat.models import Like, Message
-from communities.access import NotAllowed
+from communities.access import AccessDenied, NotAllowed
 from communities.models import TopicRead
 
 PAGE_SIZE = 50
@@ -152,7 +152,14 @@ def message_create(request, topic_id):
     """Send a message. Answers 201 with the message as an out-of-band fragment
     (the page de-duplicates it with the copy the socket brings), or 200 for a
     resend of a message already saved; refusals are plain text."""
-    topic, membership = access.access_topic(request.user, topic_id)
+    try:
+        topic, membership = access.access_topic(request.user, topic_id)
+    except AccessDenied:
+        if not request.htmx:
+            raise
+        # The composer shows the answer's text: a 404 page's HTML would show
+        # as markup. The same words for a topic that does not exist.
+        return _plain(_("Only members of this community can do that."), 404)
     try:
         reply_to = int(request.POST.get("reply_to") or 0) or None
     except ValueError:
