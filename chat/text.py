@@ -17,15 +17,30 @@ from accounts import nicknames
 # A URL runs to the next space or quote-like character; trailing punctuation
 # that usually ends a sentence is left outside the link.
 _URL = r"https?://[^\s<>\"'`\u3000、。「」（）]+"
-_MENTION = r"(?<![\w@])@([^\s@/<>\"'`、。,!?！？:;]{1,30})"
+# A name ends at a space, at punctuation, or at a bracket or quote mark
+# (「@aiko」, (@aiko)): Japanese puts no space around a name.
+_MENTION = (
+    r"(?<![\w@])@([^\s@/<>\"'`、。，．,!?！？:;：；"
+    r"()（）\[\]［］{}｛｝「」『』【】〈〉《》]{1,30})"
+)
 _TOKEN = re.compile(f"(?P<url>{_URL})|{_MENTION}")
 _TRAILING = ".,;:!?)]}'\"*_~"
+
+
+def _names(name: str) -> tuple[str, ...]:
+    """The @name as written, then without a sentence's end ("thanks @aiko.");
+    nicknames may contain dots, so the longer one is tried first."""
+    trimmed = name.rstrip(_TRAILING)
+    return (name, trimmed) if trimmed and trimmed != name else (name,)
 
 
 def mentioned_keys(text: str) -> set[str]:
     """The comparison keys of every @name in the text."""
     return {
-        nicknames.nickname_key(m.group(2)) for m in _TOKEN.finditer(text) if m.group(2)
+        nicknames.nickname_key(name)
+        for m in _TOKEN.finditer(text)
+        if m.group(2)
+        for name in _names(m.group(2))
     }
 
 
@@ -46,15 +61,18 @@ def render(text: str, members: Iterable) -> SafeString:
                 f'target="_blank">{escape(trimmed)}</a>'
             )
         else:
-            member = by_key.get(nicknames.nickname_key(match.group(2)))
-            if member is None:
+            for name in _names(match.group(2)):
+                member = by_key.get(nicknames.nickname_key(name))
+                if member is not None:
+                    break
+            else:
                 continue
+            end = start + 1 + len(name)
             out.append(escape(text[last:start]))
             href = reverse(
                 "accounts:member-detail", kwargs={"nickname": member.nickname}
             )
-            name = escape(match.group(2))
-            out.append(f'<a class="mention" href="{escape(href)}">@{name}</a>')
+            out.append(f'<a class="mention" href="{escape(href)}">@{escape(name)}</a>')
         last = end
     out.append(escape(text[last:]))
     return mark_safe("".join(out))
