@@ -30,7 +30,7 @@ from tests import services
 
 SERVER_START_TIMEOUT = 20  # seconds
 SERVER_STOP_TIMEOUT = 10  # seconds
-ACTION_TIMEOUT_MS = 10_000  # each click, fill, navigation and expect()
+ACTION_TIMEOUT_MS = 15_000  # each click, fill, navigation and expect()
 DAPHNE = Path(sys.executable).with_name("daphne")
 ROOT = Path(__file__).resolve().parents[2]
 

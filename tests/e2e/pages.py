@@ -6,7 +6,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import PASSWORD
 
-LIVE_OPEN_TIMEOUT_MS = 10_000
+LIVE_OPEN_TIMEOUT_MS = 15_000
 
 
 def log_in(page: Page, nickname: str, password: str = PASSWORD) -> None:

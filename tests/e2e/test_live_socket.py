@@ -10,7 +10,7 @@ from tests.e2e.pages import expect_live_open, log_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LOGIN_URL = re.compile(r"^http://[^/]+/accounts/login/")
-RECONNECT_TIMEOUT_MS = 10_000
+RECONNECT_TIMEOUT_MS = 15_000
 
 # Runs before the page's own scripts: keep every WebSocket the page makes, and
 # the close code each one ended with, where the test can look.
