@@ -72,6 +72,7 @@ def update_community(
     remove_icon: bool = False,
 ) -> Community:
     """Edit a community (the caller checked the actor is its owner)."""
+    new_icon = ""
     try:
         with transaction.atomic():
             community.name = name
@@ -81,12 +82,16 @@ def update_community(
             community.topic_policy = topic_policy
             if icon is not None:
                 _save_icon(community, icon)
+                new_icon = community.icon.name
             elif remove_icon and community.icon:
                 old, storage = community.icon.name, community.icon.storage
                 community.icon = ""
                 transaction.on_commit(lambda: storage.delete(old))
             community.save()
     except IntegrityError as exc:
+        if new_icon:
+            # The file is stored before the row is saved; no row points to it now.
+            community.icon.storage.delete(new_icon)
         raise NotAllowed(_("A community with this name already exists.")) from exc
     return community
 
