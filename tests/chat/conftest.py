@@ -6,6 +6,7 @@ ASGI application with a real session cookie, as a browser tab's would.
 """
 
 import uuid
+from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 import pytest
@@ -178,3 +179,15 @@ async def close_code(socket) -> int | None:
 def set_status(membership: Membership, status: str) -> None:
     membership.status = status
     membership.save(update_fields=["status"])
+
+
+def elements(html: str) -> list[tuple[str, dict]]:
+    """Every start tag in `html` with its attributes, as a browser parses it."""
+    found = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append((tag, dict(attrs)))
+
+    Collect().feed(html)
+    return found

@@ -1,12 +1,11 @@
 """chat.text: member text to HTML. Everything is escaped; only http(s) URLs
 and @mentions of members that exist become links."""
 
-from html.parser import HTMLParser
-
 import pytest
 from django.utils.safestring import SafeString
 
 from chat import text
+from tests.chat.conftest import elements
 
 REL = 'rel="nofollow noopener ugc"'
 
@@ -22,18 +21,6 @@ class Named:
     def __init__(self, nickname):
         self.nickname = nickname
         self.nickname_key = text.nicknames.nickname_key(nickname)
-
-
-def elements(html: str) -> list[tuple[str, dict]]:
-    """Every start tag in `html` with its attributes, as a browser parses it."""
-    found = []
-
-    class Collect(HTMLParser):
-        def handle_starttag(self, tag, attrs):
-            found.append((tag, dict(attrs)))
-
-    Collect().feed(html)
-    return found
 
 
 def links(html: str) -> list[dict]:
