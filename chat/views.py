@@ -181,7 +181,12 @@ def message_create(request, topic_id):
     return TemplateResponse(
         request,
         "chat/topic_detail.html#message-append",
-        {"message": message, "liked_ids": set()},
+        {
+            "message": message,
+            "liked_ids": set(),
+            # A quote of a member who blocked the sender since is masked.
+            "hidden_ids": _hidden_ids(request.user),
+        },
         status=201 if created else 200,
     )
 
@@ -239,7 +244,11 @@ def _message_response(request, message, liked_ids=None):
     return TemplateResponse(
         request,
         "chat/topic_detail.html#message-replace",
-        {"message": message, "liked_ids": liked_ids},
+        {
+            "message": message,
+            "liked_ids": liked_ids,
+            "hidden_ids": _hidden_ids(request.user),
+        },
     )
 
 

@@ -182,9 +182,11 @@ class TopicQuerySet(models.QuerySet):
         from accounts.models import Block
         from chat.models import Message
 
-        read_id = TopicRead.objects.filter(topic=OuterRef("pk"), member=member).values(
-            "last_read_id"
-        )[:1]
+        # Used inside the message subquery below: its outer row is the message,
+        # so the topic is the message's (OuterRef("pk") would be the message id).
+        read_id = TopicRead.objects.filter(
+            topic=OuterRef("topic"), member=member
+        ).values("last_read_id")[:1]
         unread = (
             Message.objects.filter(
                 topic=OuterRef("pk"),
