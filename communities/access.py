@@ -4,7 +4,7 @@ functions, so a page and its live stream can never disagree."""
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from communities.models import Community, Membership, TopicPolicy
+from communities.models import Community, JoinPolicy, Membership, TopicPolicy
 
 
 class AccessDenied(Http404):
@@ -73,4 +73,21 @@ def can_start_topic(community: Community, membership: Membership | None) -> bool
         return False
     if community.topic_policy == TopicPolicy.MODERATORS:
         return membership.is_moderator
+    return True
+
+
+def require_can_invite(community: Community, membership: Membership | None) -> None:
+    """Members invite friends; in an approval community an invitation lets the
+    friend in without a request, so only the owner and moderators may."""
+    if community.join_policy == JoinPolicy.APPROVAL:
+        require_moderator(membership)
+    else:
+        require_active(membership)
+
+
+def can_invite(community: Community, membership: Membership | None) -> bool:
+    try:
+        require_can_invite(community, membership)
+    except NotAllowed:
+        return False
     return True

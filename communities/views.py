@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.images import ImageRejected
-from accounts.models import Friendship
+from accounts.models import Block, Friendship
 from communities import access, actions, selectors
 from communities.forms import CommunityEditForm, CommunityForm, DirectoryForm, TopicForm
 from communities.models import Community, Membership, Topic
@@ -151,17 +151,20 @@ def member_list(request, community_id):
         .order_by("role", "member__nickname_key")
     )
     page = Paginator(members, 50).get_page(request.GET.get("page"))
-    pending = invitable = None
+    pending = None
     if membership.is_moderator:
         pending = community.memberships.filter(
             status=Membership.Status.PENDING
         ).select_related("member")
-    invitable = (
-        Friendship.objects.of(request.user)
-        .exclude(friend__memberships__community=community)
-        .select_related("friend")
-        .order_by("friend__nickname_key")
-    )
+    invitable = None
+    if access.can_invite(community, membership):
+        invitable = (
+            Friendship.objects.of(request.user)
+            .exclude(friend__memberships__community=community)
+            .exclude(friend__in=Block.objects.hidden_ids_for(request.user))
+            .select_related("friend")
+            .order_by("friend__nickname_key")
+        )
     return TemplateResponse(
         request,
         "communities/member_list.html",
@@ -229,7 +232,7 @@ def request_decide(request, community_id, member_id):
 @require_POST
 def member_invite(request, community_id):
     def do(community, membership):
-        access.require_active(membership)
+        access.require_can_invite(community, membership)
         try:
             friend_id = int(request.POST.get("friend", ""))
         except ValueError:

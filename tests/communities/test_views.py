@@ -45,6 +45,11 @@ def chika(member_factory):
     return member_factory(nickname="chika")
 
 
+@pytest.fixture
+def daichi(member_factory):
+    return member_factory(nickname="daichi")
+
+
 LISTED = re.compile(r'<span class="community-name">([^<]*)</span>')
 
 
@@ -541,7 +546,7 @@ def test_inviting_a_blocked_friend_is_refused(owner, ben, chika):
 
 @pytest.mark.parametrize("status", ["pending", "invited", "banned"])
 def test_only_active_members_can_invite(owner, ben, chika, status):
-    community = make_community(owner, join_policy="approval")
+    community = make_community(owner, join_policy="open")
     put(community, ben, status=status)
     make_friends(ben, chika)
 
@@ -552,6 +557,25 @@ def test_only_active_members_can_invite(owner, ben, chika, status):
     assert status_of(community, chika) is None
     page = text(client.get(f"/communities/{community.pk}/"))
     assert "Only members of this community can do that." in page
+
+
+def test_in_an_approval_community_only_moderators_invite(owner, ben, chika, daichi):
+    # An invitation lets the friend in without a request, so in an approval
+    # community it is the moderators' call, not any member's.
+    community = make_community(owner, join_policy="approval")
+    put(community, ben)
+    make_friends(ben, chika)
+    make_friends(owner, daichi)
+    members_page = text(client_for(ben).get(f"/communities/{community.pk}/members/"))
+    assert "Invite a friend" not in members_page
+
+    client_for(ben).post(f"/communities/{community.pk}/invite/", {"friend": chika.pk})
+    assert status_of(community, chika) is None
+
+    client_for(owner).post(
+        f"/communities/{community.pk}/invite/", {"friend": daichi.pk}
+    )
+    assert status_of(community, daichi) == "invited"
 
 
 def test_an_invitation_without_a_friend_chosen_is_refused(owner):
