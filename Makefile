@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install messages lint format clean
+.PHONY: run test install messages lint format clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Enishi needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -42,6 +42,13 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# A benchmark, not a test: the live path under load against a bare websockets
+# ceiling (bench/run.py). PostgreSQL and Redis when they answer (DATABASE_URL,
+# REDIS_URL; a database of its own, dropped after), else the embedded default.
+# BENCH_ARGS="--profile" adds py-spy profiles; "--scale 0.3" shortens the runs.
+bench: $(STAMP)
+	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); $(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
