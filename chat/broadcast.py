@@ -6,6 +6,7 @@ Group names come from the helpers here and nowhere else.
 """
 
 import hashlib
+import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -15,6 +16,8 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SESSION_ENDED = 4401
 CLOSE_BAD_REQUEST = 4400
 CLOSE_FORBIDDEN = 4403
+
+logger = logging.getLogger(__name__)
 
 
 def user_group(member_id: int) -> str:
@@ -28,12 +31,19 @@ def session_group(session_key: str) -> str:
     return f"session.{digest}"
 
 
-def _send(group: str, event: dict) -> None:
-    async_to_sync(get_channel_layer().group_send)(group, event)
-
-
 async def _asend(group: str, event: dict) -> None:
-    await get_channel_layer().group_send(group, event)
+    # Callers broadcast after their write has committed: a layer that cannot
+    # publish (Redis down or restarting) must not turn that write into an
+    # error. Delivery is at most once anyway; catch-up brings back what is
+    # lost here (DESIGN.md, "The live path").
+    try:
+        await get_channel_layer().group_send(group, event)
+    except Exception:
+        logger.exception("Live event to group %s was not sent", group)
+
+
+def _send(group: str, event: dict) -> None:
+    async_to_sync(_asend)(group, event)
 
 
 def send_html_to_member(member_id: int, html: str) -> None:
@@ -67,11 +77,10 @@ def send_topic_frames(
     """Push one event's fragments (one per language) to everyone watching a
     topic. `author_ids` (the author, and the author a reply quotes) let each
     consumer skip members hidden from its member by a block."""
-    layer = get_channel_layer()
 
     async def send_all():
         for language, html in frames.items():
-            await layer.group_send(
+            await _asend(
                 topic_group(topic_id, language),
                 {"type": "live.message", "html": html, "author_ids": list(author_ids)},
             )
