@@ -17,6 +17,9 @@ from accounts.models import Block
 from chat import access, broadcast
 
 MAX_CLIENT_FRAME = 4096
+# Sent when this process's layer reconnected to Redis and may have dropped
+# events: the page fetches what it missed (static/js/live.js).
+RESYNC_FRAME = '<template id="live-resync"></template>'
 MAX_STREAMS = 8
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
 
@@ -112,6 +115,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.live_message(message)
         elif message["type"] == "live.html":
             await self.live_html(message)
+        elif message["type"] == "live.resync":
+            await self.send(text_data=RESYNC_FRAME)
         elif message["type"] == "live.close":
             await self.live_close(message)
         else:

@@ -121,7 +121,9 @@ if REDIS_URL:
     # connection; set every connection option deliberately (DESIGN.md, traps).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels-redis' pub/sub layer, telling sockets when it reconnected
+            # so pages catch up on what Redis dropped meanwhile (chat/layers.py).
+            "BACKEND": "chat.layers.ResyncingRedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {

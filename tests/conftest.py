@@ -60,7 +60,7 @@ def _require_real_services_in_ci(request):
         engine = settings.DATABASES["default"]["ENGINE"]
         assert engine == "django.db.backends.postgresql", engine
     backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
-    assert backend == "channels_redis.pubsub.RedisPubSubChannelLayer", backend
+    assert backend == "chat.layers.ResyncingRedisPubSubChannelLayer", backend
 
 
 @pytest.fixture

@@ -228,7 +228,7 @@ def test_service_urls_switch_to_postgresql_redis_pubsub_and_redis_cache():
         "USER": "enishi",
     }
     layer = settings["CHANNEL_LAYER"]
-    assert layer["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert layer["BACKEND"] == "chat.layers.ResyncingRedisPubSubChannelLayer"
     (host,) = layer["CONFIG"]["hosts"]
     assert host["address"] == "redis://cache.internal:6380/2"
     # redis-py's 5 s default would drop an idle pub/sub connection (DESIGN.md).

@@ -294,7 +294,7 @@ async def redis_layer(settings, redis_url, monkeypatch):
     project_settings = runpy.run_path(str(settings.BASE_DIR / "project/settings.py"))
     layers = project_settings["CHANNEL_LAYERS"]
     assert (
-        layers["default"]["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+        layers["default"]["BACKEND"] == "chat.layers.ResyncingRedisPubSubChannelLayer"
     )
     # Channels caches layer instances; changing the setting drops the cache
     # (setting_changed), and clearing it again here makes sure of it.

@@ -282,7 +282,7 @@ async def redis_layer(settings, redis_url, monkeypatch, live_layer):
     project_settings = runpy.run_path(str(settings.BASE_DIR / "project/settings.py"))
     layers = project_settings["CHANNEL_LAYERS"]
     assert (
-        layers["default"]["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+        layers["default"]["BACKEND"] == "chat.layers.ResyncingRedisPubSubChannelLayer"
     )
     settings.CHANNEL_LAYERS = layers
     channel_layers.backends.clear()

@@ -132,6 +132,12 @@ def test_message_crosses_processes_and_survives_a_redis_restart(
         time.sleep(0.05)
     print(f"server one subscribed again {time.monotonic() - back:.2f} s after Redis")
 
+    # The socket that lived through the outage is told it may have missed
+    # events (chat/layers.py); on that frame its page catches up as below.
+    receive_containing(
+        old_socket, '<template id="live-resync">', time.monotonic() + RESUBSCRIBE_LIMIT
+    )
+
     # What the page does when its socket opens: join first, then catch up from
     # the last id it holds.
     new_socket = sockets.enter_context(ben_on_first.live_socket(topic.pk))
