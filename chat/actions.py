@@ -40,12 +40,12 @@ def clean_body(body: str) -> str:
 
 def _render_body(body: str) -> tuple[str, list[Member]]:
     keys = text.mentioned_keys(body)
-    mentioned = (
+    candidates = (
         list(Member.objects.filter(nickname_key__in=keys, is_active=True))
         if keys
         else []
     )
-    return text.render(body, mentioned), mentioned
+    return text.render_with_mentions(body, candidates)
 
 
 def broadcast_message(message: Message, partial: str = "message-append") -> None:

@@ -27,11 +27,12 @@ _TOKEN = re.compile(f"(?P<url>{_URL})|{_MENTION}")
 _TRAILING = ".,;:!?)]}'\"*_~"
 
 
-def _names(name: str) -> tuple[str, ...]:
-    """The @name as written, then without a sentence's end ("thanks @aiko.");
-    nicknames may contain dots, so the longer one is tried first."""
-    trimmed = name.rstrip(_TRAILING)
-    return (name, trimmed) if trimmed and trimmed != name else (name,)
+def _names(name: str) -> list[str]:
+    """The candidates an @name may stand for, longest first: Japanese writes
+    no space after a name ("@aikoさん", "@aikoの写真"), and a sentence may end
+    right after it ("thanks @aiko."), so every prefix is a candidate and the
+    longest nickname that exists wins."""
+    return [name[:end] for end in range(len(name), 0, -1)]
 
 
 def mentioned_keys(text: str) -> set[str]:
@@ -46,8 +47,14 @@ def mentioned_keys(text: str) -> set[str]:
 
 def render(text: str, members: Iterable) -> SafeString:
     """HTML for `text`; `members` are the mentioned members that exist."""
+    return render_with_mentions(text, members)[0]
+
+
+def render_with_mentions(text: str, members: Iterable) -> tuple[SafeString, list]:
+    """HTML for `text`, and the members it really mentions (linked)."""
     by_key = {m.nickname_key: m for m in members}
     out = []
+    linked = {}
     last = 0
     for match in _TOKEN.finditer(text):
         start, end = match.span()
@@ -73,6 +80,7 @@ def render(text: str, members: Iterable) -> SafeString:
                 "accounts:member-detail", kwargs={"nickname": member.nickname}
             )
             out.append(f'<a class="mention" href="{escape(href)}">@{escape(name)}</a>')
+            linked[member.nickname_key] = member
         last = end
     out.append(escape(text[last:]))
-    return mark_safe("".join(out))
+    return mark_safe("".join(out)), list(linked.values())

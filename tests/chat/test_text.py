@@ -168,7 +168,10 @@ def test_mention_of_an_unknown_name_stays_text():
 
 
 def test_mentioned_keys_are_compared_folded_and_the_typed_form_is_shown():
-    assert text.mentioned_keys("@ＡＩＫＯ and @Ben") == {"aiko", "ben"}
+    # Every prefix is a candidate (names run into Japanese text); the folded
+    # full names are among them.
+    assert {"aiko", "ben"} <= text.mentioned_keys("@ＡＩＫＯ and @Ben")
+    assert "ＡＩＫＯ" not in text.mentioned_keys("@ＡＩＫＯ and @Ben")
     assert text.render("@ＡＩＫＯ", [Aiko]) == mention("ＡＩＫＯ")
 
 
@@ -217,7 +220,7 @@ def test_japanese_nickname_is_mentioned():
 
     html = text.render("@あいこ さん、おはよう", [あいこ])
 
-    assert text.mentioned_keys("@あいこ さん") == {"あいこ"}
+    assert text.mentioned_keys("@あいこ さん") == {"あ", "あい", "あいこ"}
     assert html == (
         '<a class="mention" href="/members/%E3%81%82%E3%81%84%E3%81%93/">@あいこ</a>'
         " さん、おはよう"
@@ -256,3 +259,21 @@ def test_mentions_and_links_together_keep_the_text_between_them_escaped():
         + link("https://example.com/")
         + " &amp; @nobody"
     )
+
+
+def test_a_name_followed_by_japanese_text_is_mentioned_by_its_longest_nickname():
+    Aiko, Ai = Named("aiko"), Named("ai")
+
+    html, linked = text.render_with_mentions("@aikoさん、@aiの写真", [Aiko, Ai])
+
+    assert html == mention("aiko") + "さん、" + mention("ai", "ai") + "の写真"
+    assert linked == [Aiko, Ai]
+
+
+def test_only_the_nickname_a_mention_links_is_recorded():
+    # "@aiko." links aiko when "aiko." does not exist, and records only aiko.
+    Aiko, AikoDot = Named("aiko"), Named("aiko.")
+
+    _html, linked = text.render_with_mentions("thanks @aiko!", [Aiko, AikoDot])
+
+    assert linked == [Aiko]
