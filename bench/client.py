@@ -38,7 +38,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 MARK = re.compile(rb"bench-([a-z0-9]+)-(\d+)-end")
-CONNECT_CONCURRENCY = 64
+CONNECT_CONCURRENCY = 32
 SETTLE_SECONDS = 2.0
 DRAIN_STALL_SECONDS = 5.0
 SAMPLE_EVERY = 0.1
@@ -334,11 +334,21 @@ class Run:
         results = await asyncio.gather(
             *(self.open_socket(i, semaphore) for i in range(n)), return_exceptions=True
         )
+        failed = [i for i, r in enumerate(results) if isinstance(r, BaseException)]
+        if failed:
+            # A browser's page retries (static/js/live.js); so do we, once.
+            log(f"{len(failed)} sockets failed to open, e.g. {results[failed[0]]!r}")
+            retried = await asyncio.gather(
+                *(self.open_socket(i, semaphore) for i in failed),
+                return_exceptions=True,
+            )
+            for i, r in zip(failed, retried, strict=True):
+                results[i] = r
         failures = [r for r in results if isinstance(r, BaseException)]
         self.sockets = [r for r in results if not isinstance(r, BaseException)]
         connect_seconds = perf() - started
         if failures:
-            log(f"{len(failures)} sockets failed to open, e.g. {failures[0]!r}")
+            log(f"{len(failures)} sockets failed to open twice, e.g. {failures[0]!r}")
         readers = [asyncio.create_task(self.listen(ws)) for ws in self.sockets]
         await asyncio.sleep(SETTLE_SECONDS)
         rss_connected = self.server.memory_info().rss
@@ -372,6 +382,8 @@ class Run:
         profiler = self.start_profiler()
         rate = cfg["rate"]
         log(f"posting {self.messages} messages at {rate}/s to {open_sockets} sockets")
+        gc_first = self.server_gc()
+        wall_start = time.time()
         first = self.sample()
         t0 = first[0]
         tasks = []
@@ -398,6 +410,8 @@ class Run:
             await asyncio.sleep(0.05)
         monitor.cancel()
         self.samples.append(self.sample())
+        await asyncio.sleep(0.3)  # the server writes its GC totals every 0.2 s
+        gc_last = self.server_gc()
         if profiler is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 profiler.wait(timeout=30)
@@ -414,6 +428,17 @@ class Run:
         # work, and anything unrelated that makes the figures noisy.
         other_cpu = (end[5] - first[5]) / window * 100 - server_cpu - client_cpu
         peak_rss = max(s[3] for s in self.samples)
+        gc_pct = gc_max_pause = None
+        if gc_first and gc_last:
+            # The drain may end after the window; the share is of the window.
+            gc_pct = round((gc_last["seconds"] - gc_first["seconds"]) / window * 100, 1)
+            wall_end = wall_start + window
+            pauses = [
+                pause
+                for ended, pause, _generation in gc_last["long_pauses"]
+                if wall_start <= ended <= wall_end
+            ]
+            gc_max_pause = ms(max(pauses, default=0.0))
 
         self.latencies.sort()
         self.post_latency.sort()
@@ -426,6 +451,7 @@ class Run:
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "sockets_open": open_sockets,
             "socket_failures": len(failures),
+            "socket_retries": len(failed),
             "connect_seconds": round(connect_seconds, 2),
             "expected": expected,
             "received": self.received,
@@ -445,6 +471,18 @@ class Run:
             "cpu_pct": round(server_cpu, 1),
             "client_cpu_pct": round(client_cpu, 1),
             "other_cpu_pct": round(other_cpu, 1),
+            "gc_pct": gc_pct,
+            "gc_max_pause_ms": gc_max_pause,
+            "gc_collections": (
+                [
+                    b - a
+                    for a, b in zip(
+                        gc_first["collections"], gc_last["collections"], strict=True
+                    )
+                ]
+                if gc_first and gc_last
+                else None
+            ),
             "rss_before_mb": round(rss_before / 2**20, 1),
             "rss_connected_mb": round(rss_connected / 2**20, 1),
             "rss_peak_mb": round(peak_rss / 2**20, 1),
@@ -473,6 +511,17 @@ class Run:
         for poster in posters:
             poster.close()
         return result
+
+    def server_gc(self) -> dict | None:
+        """The server's running GC totals (bench.settings), when it keeps them."""
+        path = self.cfg.get("gc_log")
+        if not path:
+            return None
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
 
     def start_profiler(self):
         path = self.cfg.get("profile_path")

@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -61,6 +62,24 @@ HTTP_RUN = {"rate": 20, "duration": 10, "p99_target_ms": 30}
 BASELINE_CEILING = {"n": 1000, "rate": 200, "duration": 3}
 KB_PER_SOCKET_TARGET = 60
 STOCK_CHANNELS_DELIVERIES = 5000
+
+
+# Frames every sample passes through (process start, event loop, thread pool).
+ROOT_FRAMES = (
+    "_run_module_as_main",
+    "_run_code",
+    "<module>",
+    "CommandLineInterface.",
+    "Server.run ",
+    "AsyncioSelectorReactor.run",
+    "BaseEventLoop.run_forever",
+    "BaseEventLoop._run_once",
+    "Handle._run",
+    "Thread._bootstrap",
+    "Thread.run",
+    "_worker",
+    "_WorkItem.run",
+)
 
 
 def say(*args) -> None:
@@ -255,6 +274,39 @@ def cleanup_redis_keys(url: str) -> None:
         client.close()
 
 
+class ConnectionSampler(threading.Thread):
+    """The most PostgreSQL connections the bench database had at once (the app
+    must keep them bounded under ASGI: DESIGN.md, known traps)."""
+
+    def __init__(self, db_url: str):
+        super().__init__(daemon=True)
+        parts = urlsplit(db_url)
+        self.name_ = parts.path.lstrip("/")
+        self.maintenance = urlunsplit(parts._replace(path="/postgres"))
+        self.peak = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        with (
+            contextlib.suppress(Exception),
+            psycopg.connect(
+                self.maintenance, connect_timeout=5, autocommit=True
+            ) as conn,
+        ):
+            while not self.done.wait(0.25):
+                (count,) = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                    (self.name_,),
+                ).fetchone()
+                self.peak = max(self.peak, count)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(timeout=5)
+
+
 # --- Machine ------------------------------------------------------------------
 
 
@@ -356,8 +408,9 @@ class Bench:
         )
         self.seed = json.loads(out.read_text())
 
-    def start_daphne(self) -> tuple[subprocess.Popen, int]:
+    def start_daphne(self) -> tuple[subprocess.Popen, int, str]:
         port = free_port()
+        gc_log = str(self.tmp / f"gc-{port}.json")
         log = open(self.tmp / f"daphne-{port}.log", "w")  # noqa: SIM115
         self.server = subprocess.Popen(
             [
@@ -371,14 +424,14 @@ class Bench:
                 "project.asgi:application",
             ],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, "BENCH_GC_LOG": gc_log},
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=pinned_to(self.server_core),
         )
         log.close()
         wait_for_http(port, self.server)
-        return self.server, port
+        return self.server, port, gc_log
 
     def start_baseline(self) -> tuple[subprocess.Popen, int]:
         port = free_port()
@@ -431,25 +484,52 @@ class Bench:
             cwd=ROOT,
             preexec_fn=pinned_to(self.client_core),
         )
+        sampler = None
+        if mode != "baseline" and self.services["database"] == "postgresql":
+            sampler = ConnectionSampler(self.services["db_url"])
+            sampler.start()
         try:
             self.client.wait(timeout=duration + 240)
         finally:
             stop(self.client)
+            if sampler is not None:
+                sampler.stop()
         if mode != "baseline":
             # Continue the posters' rotation where this run left it.
             self.poster_offset += round(rate * duration) + 10
         if self.client.returncode != 0:
             raise RuntimeError(f"load generator failed ({self.client.returncode})")
-        return json.loads(result_path.read_text())
+        result = json.loads(result_path.read_text())
+        result["pg_connections_peak"] = sampler.peak if sampler is not None else None
+        return result
 
     def app_run(self, mode: str, **kwargs) -> dict:
-        server, port = self.start_daphne()
+        server, port, gc_log = self.start_daphne()
         try:
             if self.pinned:
                 assert psutil.Process(server.pid).cpu_affinity() == [SERVER_CORE]
-            return self.drive(mode, server, port, **kwargs)
+            result = self.drive(mode, server, port, gc_log=gc_log, **kwargs)
         finally:
             stop(server)
+        if any(not 200 <= int(status) < 300 for status in result["statuses"]):
+            self.show_server_errors(port)
+        return result
+
+    def show_server_errors(self, port: int) -> None:
+        """A refused or failed post: show what the server said about it (its
+        first traceback in full, and how many errors of each kind)."""
+        text = (self.tmp / f"daphne-{port}.log").read_text(errors="replace")
+        lines = [line for line in text.splitlines() if not line.startswith("127.")]
+        kinds = collections.Counter(
+            line for line in lines if line and not line.startswith((" ", "Trace"))
+        )
+        say("  the server's log (access lines left out):")
+        start = next((i for i, line in enumerate(lines) if "Traceback" in line), None)
+        if start is not None:
+            for line in lines[start : start + 60]:
+                say(f"    | {line}")
+        for line, count in kinds.most_common(8):
+            say(f"    {count:5d} x {line[:160]}")
 
     def baseline_run(self, **kwargs) -> dict:
         server, port = self.start_baseline()
@@ -480,6 +560,8 @@ class Bench:
         runs = []
         frame_bytes = None
         for spec in RUNS:
+            if self.args.only and f"{spec['n']}@{spec['rate']}" not in self.args.only:
+                continue
             n, rate, duration = spec["n"], spec["rate"], spec["duration"]
             say("")
             say(f"N={n} at {rate} messages/s for {duration * self.args.scale:.0f} s")
@@ -512,13 +594,23 @@ class Bench:
 
     @staticmethod
     def report(label: str, r: dict) -> None:
+        gc_part = (
+            f"GC {r['gc_pct']}% (longest {r['gc_max_pause_ms']} ms)  "
+            if r["gc_pct"] is not None
+            else ""
+        )
         say(
             f"{label} p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  "
             f"{r['deliveries_per_s']} deliveries/s  lost {r['lost']}/{r['expected']}  "
             f"server CPU {r['cpu_pct']}%  client CPU {r['client_cpu_pct']}%  "
-            f"rest of machine {r['other_cpu_pct']}%  "
+            f"rest of machine {r['other_cpu_pct']}%  {gc_part}"
             f"{r['kb_per_socket']} KB/socket  posts {r['achieved_post_rate']}/s "
             f"(p99 {r['post_p99_ms']} ms, statuses {r['statuses']})"
+            + (
+                f"  PostgreSQL connections {r['pg_connections_peak']}"
+                if r.get("pg_connections_peak") is not None
+                else ""
+            )
         )
         if r["socket_failures"] or r["closed_codes"] or r["duplicates"]:
             say(
@@ -552,10 +644,14 @@ class Bench:
             "duplicates": ours["duplicates"],
             "max_ms": ours["max_ms"],
             "post_p99_ms": ours["post_p99_ms"],
+            "post_statuses": ours["statuses"],
             "achieved_post_rate": ours["achieved_post_rate"],
             "rss_peak_mb": ours["rss_peak_mb"],
             "client_cpu_pct": ours["client_cpu_pct"],
             "other_cpu_pct": ours["other_cpu_pct"],
+            "pg_connections_peak": ours["pg_connections_peak"],
+            "gc_pct": ours["gc_pct"],
+            "gc_max_pause_ms": ours["gc_max_pause_ms"],
             "frame_bytes": ours["frame_bytes"],
             "baseline_same_load": {
                 "deliveries_per_s": base["deliveries_per_s"],
@@ -613,9 +709,15 @@ class Bench:
         say("  top own time:")
         for frame, count in own.most_common(15):
             say(f"    {count / total:6.1%}  {frame}")
-        say("  top inclusive time:")
-        for frame, count in inclusive.most_common(25):
+        say("  top inclusive time (below the event loop and the thread pool):")
+        shown = 0
+        for frame, count in inclusive.most_common():
+            if frame.startswith(ROOT_FRAMES):
+                continue
             say(f"    {count / total:6.1%}  {frame}")
+            shown += 1
+            if shown == 25:
+                break
 
     def cleanup(self) -> None:
         stop(self.client)
@@ -686,9 +788,18 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the server in each app run"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="N@RATE",
+        help="only this run (repeatable), e.g. --only 1000@20",
+    )
     args = parser.parse_args()
     raise_open_files_limit()
     bench = Bench(args)
+    if bench.pinned:
+        # Core 0 is the server's alone: this process and its helpers stay off it.
+        os.sched_setaffinity(0, {CLIENT_CORE})
 
     def interrupted(signum, frame):
         raise KeyboardInterrupt
@@ -712,6 +823,9 @@ def main() -> None:
                     "max_ms": http["post_max_ms"],
                     "posts": http["accepted"],
                     "rate": http["rate"],
+                    "statuses": http["statuses"],
+                    "cpu_pct": http["cpu_pct"],
+                    "pg_connections_peak": http["pg_connections_peak"],
                 },
             }
         ),
