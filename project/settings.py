@@ -107,10 +107,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not memory, so a server process started by a browser test sees
-    # the same test database.
-    # One file per test process, so two runs side by side do not collide.
+    # the same test database; one per test process, so two runs side by side
+    # do not collide.
     DATABASES["default"]["TEST"] = {
         "NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")
+    }
+else:
+    DATABASES["default"]["TEST"] = {
+        "NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -125,6 +129,9 @@ if REDIS_URL:
             # so pages catch up on what Redis dropped meanwhile (chat/layers.py).
             "BACKEND": "chat.layers.ResyncingRedisPubSubChannelLayer",
             "CONFIG": {
+                # Processes sharing one Redis for different sites (or test
+                # runs) keep apart by prefix.
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="enishi"),
                 "hosts": [
                     {
                         "address": REDIS_URL,

@@ -1,3 +1,5 @@
+import os
+
 import factory
 import pytest
 from django.conf import settings
@@ -7,6 +9,14 @@ from accounts.models import Member
 from tests import services
 
 PASSWORD = "correct-horse-battery"
+
+# Runs side by side on one Redis must not hear each other's groups (ids start
+# at 1 in every test database): one layer prefix per run, also for the server
+# processes the browser and integration tests start (they inherit os.environ).
+os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"test{os.getpid()}")
+_layer_config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+if "prefix" in _layer_config:
+    _layer_config["prefix"] = os.environ["CHANNEL_LAYER_PREFIX"]
 
 
 class MemberFactory(factory.django.DjangoModelFactory):
