@@ -249,6 +249,17 @@
   });
   replyBanner.querySelector("[data-reply-cancel]").addEventListener("click", clearReply);
 
+  // Refusals are plain-text reasons for the composer. Under DEBUG, django-htmx's
+  // helper (a document listener) would replace the whole page with any 400/403/
+  // 404 answer; keep ours from reaching it. Django's HTML error pages still do.
+  chat.addEventListener("htmx:beforeOnLoad", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status >= 400 &&
+        (xhr.getResponseHeader("Content-Type") || "").indexOf("text/plain") === 0) {
+      event.stopPropagation();
+    }
+  });
+
   // Refused deletes and likes say why at the composer.
   log.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.successful) return;
