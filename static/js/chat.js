@@ -72,6 +72,10 @@
         toBottom();
         scheduleRead();
       }
+    } else if (target.id === olderId) {
+      // "Load older" turns into "This is the beginning" (another height) after
+      // the older messages went in below it: see htmx:oobAfterSwap.
+      olderShift = { height: scroller.scrollHeight, top: scroller.scrollTop };
     } else if (target.matches && target.matches("article.msg")) {
       // A replaced message (edit, delete) keeps this viewer's own like state.
       var pressed = target.querySelector(".msg-like");
@@ -80,6 +84,15 @@
         incoming.setAttribute("aria-pressed", pressed.getAttribute("aria-pressed"));
       }
     }
+  });
+
+  // What sits above the log changed height: keep the reading position still.
+  var olderId = "topic-" + topicId + "-older";
+  var olderShift = null;
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    if (!olderShift || event.target.id !== olderId) return;
+    scroller.scrollTop = olderShift.top + (scroller.scrollHeight - olderShift.height);
+    olderShift = null;
   });
 
   // Catch-up: on every socket open, fetch what came after the last id held.
