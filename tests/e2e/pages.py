@@ -24,3 +24,15 @@ def expect_live_open(page: Page) -> None:
     expect(page.locator("#live")).to_have_attribute(
         "data-live-status", "open", timeout=LIVE_OPEN_TIMEOUT_MS
     )
+
+
+def open_topic(page: Page, topic) -> None:
+    """Go to a topic's page and wait until its live socket is open (only then
+    can the page miss nothing: catch-up runs on every socket open)."""
+    page.goto(topic.get_absolute_url())
+    expect(page.get_by_role("heading", level=1)).to_have_text(topic.title)
+    page.wait_for_selector(
+        '#live[data-live-status="open"]',
+        state="attached",
+        timeout=LIVE_OPEN_TIMEOUT_MS,
+    )
