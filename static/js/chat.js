@@ -137,15 +137,9 @@
     if (document.visibilityState === "visible" && nearBottom()) scheduleRead();
   });
 
-  // Older messages: load when scrolled near the top (or the button is used).
-  scroller.addEventListener("scroll", function () {
-    if (scroller.scrollTop < 150) {
-      var button = document.getElementById("topic-" + topicId + "-older");
-      if (button && button.tagName === "BUTTON" && !button.classList.contains("htmx-request")) {
-        htmx.trigger(button, "enishi:older");
-      }
-    }
-  }, { passive: true });
+  // Older messages load when the "load older" button scrolls into view
+  // (hx-trigger="click, intersect"), and the ordered insert above keeps the
+  // reading position.
 
   // Composer: each message gets its own client id when it is sent; a refused
   // or failed send puts the text back and keeps its id, so a retry is harmless.
