@@ -61,6 +61,7 @@ HTTP_RUN = {"rate": 20, "duration": 10, "p99_target_ms": 30}
 # The baseline's own saturation: offered far beyond what it can deliver.
 BASELINE_CEILING = {"n": 1000, "rate": 200, "duration": 3}
 KB_PER_SOCKET_TARGET = 60
+QUIET_PCT = 10
 STOCK_CHANNELS_DELIVERIES = 5000
 
 
@@ -310,7 +311,9 @@ class ConnectionSampler(threading.Thread):
 # --- Machine ------------------------------------------------------------------
 
 
-def machine_info(services: dict, pinned: bool, busy_before: float) -> dict:
+def machine_info(
+    services: dict, pinned: bool, busy_before: float, gc_tune: bool
+) -> dict:
     model = platform.processor()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -345,6 +348,7 @@ def machine_info(services: dict, pinned: bool, busy_before: float) -> dict:
         "server_core": SERVER_CORE if pinned else None,
         "client_core": CLIENT_CORE if pinned else None,
         "django_debug": False,
+        "gc_tune_experiment": gc_tune,
         "busy_pct_before": busy_before,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
@@ -424,7 +428,11 @@ class Bench:
                 "project.asgi:application",
             ],
             cwd=ROOT,
-            env={**self.env, "BENCH_GC_LOG": gc_log},
+            env={
+                **self.env,
+                "BENCH_GC_LOG": gc_log,
+                **({"BENCH_GC_TUNE": "3"} if self.args.gc_tune else {}),
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=pinned_to(self.server_core),
@@ -479,6 +487,7 @@ class Bench:
         config_path = self.tmp / f"client-{tag}.json"
         result_path = self.tmp / f"result-{tag}.json"
         config_path.write_text(json.dumps(cfg))
+        self.wait_for_quiet()
         self.client = subprocess.Popen(
             [PYTHON, "-m", "bench.client", str(config_path), str(result_path)],
             cwd=ROOT,
@@ -502,6 +511,17 @@ class Bench:
         result = json.loads(result_path.read_text())
         result["pg_connections_peak"] = sampler.peak if sampler is not None else None
         return result
+
+    def wait_for_quiet(self) -> None:
+        """On a shared machine, wait (bounded) until nothing else is busy."""
+        if not self.args.wait_quiet:
+            return
+        deadline = time.monotonic() + self.args.wait_quiet
+        while (busy := psutil.cpu_percent(interval=2)) > QUIET_PCT:
+            if time.monotonic() > deadline:
+                say(f"  (the machine is still {busy:.0f}% busy: going ahead)")
+                return
+        return
 
     def app_run(self, mode: str, **kwargs) -> dict:
         server, port, gc_log = self.start_daphne()
@@ -789,6 +809,18 @@ def main() -> None:
         "--profile", action="store_true", help="py-spy the server in each app run"
     )
     parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before each run, wait up to this long for the machine to be idle",
+    )
+    parser.add_argument(
+        "--gc-tune",
+        action="store_true",
+        help="experiment: run the server with gc.freeze() and higher GC thresholds",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         metavar="N@RATE",
@@ -809,7 +841,9 @@ def main() -> None:
         result = bench.execute()
     finally:
         bench.cleanup()
-    machine = machine_info(bench.services, bench.pinned, bench.busy_before)
+    machine = machine_info(
+        bench.services, bench.pinned, bench.busy_before, args.gc_tune
+    )
     summary(machine, result)
     http = result["http"]
     print(
