@@ -5,10 +5,13 @@ group, and forwarded unchanged by every consumer in it: no per-recipient work.
 Group names come from the helpers here and nowhere else.
 """
 
+import asyncio
 import hashlib
 import logging
+import os
+from collections.abc import Awaitable, Callable
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 
 # Close codes the live socket uses (docs/live-protocol.md).
@@ -42,8 +45,45 @@ async def _asend(group: str, event: dict) -> None:
         logger.exception("Live event to group %s was not sent", group)
 
 
+# Sends handed to the server's loop; asyncio keeps only weak references to
+# tasks, so a pending one must be held here until it is done.
+_pending: set[asyncio.Task] = set()
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop that runs this process's sockets, when called from a
+    view's thread under Daphne (asgiref records it for AsyncToSync)."""
+    local = SyncToAsync.threadlocal
+    loop = getattr(local, "main_event_loop", None)
+    if loop is None or getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return loop if loop.is_running() else None
+
+
+def _schedule(loop: asyncio.AbstractEventLoop, send: Callable[[], Awaitable]) -> None:
+    task = loop.create_task(send())
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+
+
+def _dispatch(send: Callable[[], Awaitable[None]]) -> None:
+    """Run a send from sync code (a view, after its commit).
+
+    Under the server the send is handed to the loop that runs the sockets and
+    the request does not wait for it: a request blocked on a busy loop would
+    hold its thread and its database connection, and under load they pile up
+    without bound. Sends from one thread start in the order they were made.
+    Elsewhere (management commands, the test client) it runs to completion.
+    """
+    loop = _server_loop()
+    if loop is None:
+        async_to_sync(send)()
+    else:
+        loop.call_soon_threadsafe(_schedule, loop, send)
+
+
 def _send(group: str, event: dict) -> None:
-    async_to_sync(_asend)(group, event)
+    _dispatch(lambda: _asend(group, event))
 
 
 def send_html_to_member(member_id: int, html: str) -> None:
@@ -85,4 +125,4 @@ def send_topic_frames(
                 {"type": "live.message", "html": html, "author_ids": list(author_ids)},
             )
 
-    async_to_sync(send_all)()
+    _dispatch(send_all)
