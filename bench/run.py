@@ -7,15 +7,18 @@ targets of issue 3, and asserts nothing. Steps:
    postgres://postgres@127.0.0.1:5432/enishi_bench and
    redis://127.0.0.1:6379/2) when they answer; otherwise the embedded default
    (SQLite + in-memory layer), said so. The bench database is always a fresh
-   one of its own (`<name>_bench`), created, migrated, and dropped at the end.
+   one of its own (DATABASE_URL's name + `_bench`, never the app's), created,
+   migrated, and dropped at the end.
 2. Listener and poster members, one community and one topic (bench.seed).
 3. Each run starts a fresh Daphne (`daphne project.asgi:application`, DEBUG
    off) pinned to core 0; the load generator (bench.client) is pinned to core
    1. Then the same fan-out against bench.baseline_server, also on core 0.
 4. A summary, then ONE JSON line (the last line of output).
 
-Options: --scale 0.5 shortens every run; --profile records the server with
-py-spy during the saturation run and prints where the time goes.
+Options: --scale 0.5 shortens every run; --only 1000@20 picks runs;
+--profile records the server with py-spy in every app run and prints where
+the time goes; --wait-quiet 300 waits (bounded) for an idle machine before
+each run; --gc-tune is an experiment (bench/settings.py), not the app.
 """
 
 import argparse
@@ -217,8 +220,12 @@ def choose_services(tmp: Path) -> dict:
         services.update(database="postgresql", database_version=version, db_url=db_url)
     else:
         say(
-            f"PostgreSQL at {wanted_db} does not answer: using the embedded "
-            "default (SQLite) instead."
+            (
+                f"PostgreSQL at {wanted_db} does not answer"
+                if db_url
+                else f"DATABASE_URL ({wanted_db}) is not PostgreSQL"
+            )
+            + ": using the embedded default (SQLite, a fresh file) instead."
         )
         services.update(
             database="sqlite",
