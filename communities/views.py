@@ -52,22 +52,11 @@ def my_communities(request):
 
 def community_create(request):
     form = CommunityForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            community = actions.create_community(
-                owner=request.user, **form.cleaned_data
-            )
-        except ImageRejected as exc:
-            form.add_error("icon", str(exc))
-        except access.NotAllowed as exc:
-            form.add_error("name", str(exc))
-        else:
-            return redirect(community)
-    return TemplateResponse(
+    return _community_form(
         request,
-        "communities/community_form.html",
-        {"form": form, "community": None},
-        status=400 if form.errors else 200,
+        form,
+        None,
+        lambda data: actions.create_community(owner=request.user, **data),
     )
 
 
@@ -84,16 +73,27 @@ def community_edit(request, community_id):
     form = CommunityEditForm(
         request.POST or None, request.FILES or None, initial=initial
     )
+
+    def save(data):
+        actions.update_community(community=community, **data)
+        messages.success(request, _("The community was saved."))
+        return community
+
+    return _community_form(request, form, community, save)
+
+
+def _community_form(request, form, community, save):
+    """The create and edit page: on a valid POST, `save(cleaned_data)` and go
+    to the community; refusals become form errors."""
     if request.method == "POST" and form.is_valid():
         try:
-            actions.update_community(community=community, **form.cleaned_data)
+            saved = save(form.cleaned_data)
         except ImageRejected as exc:
             form.add_error("icon", str(exc))
         except access.NotAllowed as exc:
             form.add_error("name", str(exc))
         else:
-            messages.success(request, _("The community was saved."))
-            return redirect(community)
+            return redirect(saved)
     return TemplateResponse(
         request,
         "communities/community_form.html",
