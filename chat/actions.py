@@ -49,7 +49,7 @@ def _render_body(body: str) -> tuple[str, list[Member]]:
 
 
 def broadcast_message(message: Message, partial: str = "message-append") -> None:
-    message = Message.objects.for_display().get(pk=message.pk)
+    message = fragments.with_relations(message)
     frames = fragments.render_per_language(partial, fragments.message_context(message))
     author_ids = (message.author_id,)
     if message.reply_to is not None:
@@ -89,6 +89,7 @@ def send_message(
         reply_to = (
             Message.objects.filter(pk=reply_to_id, topic=topic, deleted_at__isnull=True)
             .visible_to(author)
+            .select_related("author")
             .first()
         )
     body_html, mentioned = _render_body(body)

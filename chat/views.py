@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Block
-from chat import access, actions
+from chat import access, actions, fragments
 from chat.models import Like, Message
 from communities.access import AccessDenied, NotAllowed
 from communities.models import TopicRead
@@ -177,7 +177,7 @@ def message_create(request, topic_id):
         return _refused(request, topic, str(exc), status=exc.status)
     if not request.htmx:
         return redirect(topic)
-    message = Message.objects.for_display().get(pk=message.pk)
+    message = fragments.with_relations(message)
     return TemplateResponse(
         request,
         "chat/topic_detail.html#message-append",

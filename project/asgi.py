@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP goes to Django, `/ws/live/` to the one live consumer."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -23,3 +24,11 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything imported so far lives as long as the process: move it out of the
+# collector's sight, and collect young objects far less often. Full
+# collections of the start-up heap paused the live fan-out for 200 ms and
+# more (make bench; DESIGN.md, "Known traps").
+gc.collect()
+gc.freeze()
+gc.set_threshold(50_000, 20, 100)

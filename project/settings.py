@@ -116,6 +116,20 @@ else:
     DATABASES["default"]["TEST"] = {
         "NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
     }
+    if env.bool("DB_POOL", default=True):
+        # Under ASGI each request runs in a thread of its own; without a pool
+        # each in-flight request holds its own connection, and an overloaded
+        # process runs PostgreSQL out of connections. A pool bounds them per
+        # process (requests wait for one instead) and saves a connect per
+        # request. (CONN_MAX_AGE must stay 0 with a pool.)
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["OPTIONS"] = {
+            "pool": {
+                "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+                "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+                "timeout": env.int("DB_POOL_TIMEOUT", default=20),
+            }
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
