@@ -15,64 +15,11 @@ The browser lives for one module only, so the marked loop never leaks into the
 asyncio tests that run after this folder.
 """
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-from urllib.parse import quote
-
 import pytest
-from django.db import connection
 
-from tests import services
+from tests import servers, services
 
-SERVER_START_TIMEOUT = 20  # seconds
-SERVER_STOP_TIMEOUT = 10  # seconds
 ACTION_TIMEOUT_MS = 15_000  # each click, fill, navigation and expect()
-DAPHNE = Path(sys.executable).with_name("daphne")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def database_url(settings_dict: dict) -> str:
-    """A DATABASE_URL for the server process that names the test database."""
-    engine = settings_dict["ENGINE"]
-    name = str(settings_dict["NAME"])
-    if engine == "django.db.backends.sqlite3":
-        if name == ":memory:" or name.startswith("file:"):
-            pytest.fail(
-                "Browser tests need the SQLite test database in a file (DATABASES"
-                " TEST NAME) so the server process can open it too."
-            )
-        return f"sqlite:///{name}"
-    if engine == "django.db.backends.postgresql":
-        auth = quote(settings_dict.get("USER") or "", safe="")
-        if settings_dict.get("PASSWORD"):
-            auth += ":" + quote(settings_dict["PASSWORD"], safe="")
-        host = settings_dict.get("HOST") or "127.0.0.1"
-        port = settings_dict.get("PORT") or 5432
-        return f"postgres://{auth}@{host}:{port}/{quote(name, safe='')}"
-    pytest.fail(f"Browser tests do not know how to share a {engine} database")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _tail(path: Path, limit: int = 6000) -> str:
-    text = path.read_text(errors="replace") if path.exists() else ""
-    return text[-limit:]
 
 
 @pytest.fixture
@@ -84,57 +31,16 @@ def daphne_args() -> list[str]:
 @pytest.fixture
 def live_server_url(transactional_db, daphne_args, tmp_path):
     """Start Daphne on the test database and yield its base URL (no slash)."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(connection.settings_dict),
-        "DJANGO_DEBUG": "1",  # static files come from the finders
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "PYTHONUNBUFFERED": "1",
-    }
-    # The server is a normal async process: it must not inherit our escape hatch.
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    log_path = tmp_path / "daphne.log"
-    command = [
-        str(DAPHNE),
-        "-b",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        *daphne_args,
-        "project.asgi:application",
-    ]
-    # A file, not a pipe: nobody reads a pipe while the test runs, and a full
-    # pipe would block the server's access log.
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+    server = servers.daphne(
+        "daphne", log_dir=tmp_path, env=servers.server_env(), args=daphne_args
+    )
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not _answers(port):
-            if server.poll() is not None:
-                pytest.fail(
-                    f"Daphne exited with {server.returncode} before answering:\n"
-                    + _tail(log_path)
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"Daphne did not answer on port {port} within "
-                    f"{SERVER_START_TIMEOUT} s:\n" + _tail(log_path)
-                )
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        server.start()
+        server.wait_until_answering()
+        yield server.url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=SERVER_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=SERVER_STOP_TIMEOUT)
-        # Shown by pytest only when the test failed.
-        sys.stderr.write(f"--- Daphne log ({' '.join(command)}) ---\n")
-        sys.stderr.write(_tail(log_path))
+        server.stop()
+        server.report()
 
 
 @pytest.fixture(scope="module")
