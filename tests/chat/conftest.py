@@ -5,6 +5,7 @@
 ASGI application with a real session cookie, as a browser tab's would.
 """
 
+import runpy
 import uuid
 from html.parser import HTMLParser
 from urllib.parse import urlencode
@@ -12,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
+from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
@@ -132,12 +133,32 @@ def socket_path(topics=(), lang="en") -> str:
 
 @pytest.fixture
 async def live_layer():
-    """A fresh channel layer per test: the in-memory layer keeps groups per
-    instance, and no socket of an earlier test may be in this test's groups."""
+    """A fresh channel layer per test: the in-memory layer keeps queues and
+    groups per instance, and no socket of an earlier test (another event loop)
+    may be in this test's groups."""
     channel_layers.backends.clear()
     yield
     for layer in list(channel_layers.backends.values()):
         await layer.flush()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+async def redis_layer(settings, redis_url, monkeypatch, live_layer):
+    """The pub/sub layer exactly as project/settings.py builds it for REDIS_URL."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    project_settings = runpy.run_path(str(settings.BASE_DIR / "project/settings.py"))
+    layers = project_settings["CHANNEL_LAYERS"]
+    assert (
+        layers["default"]["BACKEND"] == "chat.layers.ResyncingRedisPubSubChannelLayer"
+    )
+    # Channels caches layer instances; changing the setting drops the cache
+    # (setting_changed), and clearing it again here makes sure of it.
+    settings.CHANNEL_LAYERS = layers
+    channel_layers.backends.clear()
+    layer = get_channel_layer()
+    yield layer
+    await layer.flush()
     channel_layers.backends.clear()
 
 

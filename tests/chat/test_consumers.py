@@ -7,12 +7,10 @@ as a browser tab would.
 """
 
 import json
-import runpy
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
@@ -22,7 +20,11 @@ from chat import broadcast
 from chat.consumers import MAX_CLIENT_FRAME
 from project.asgi import application
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# live_layer (conftest.py): a fresh channel layer for every test.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("live_layer"),
+]
 
 LIVE_PATH = "/ws/live/"
 OWN_ORIGIN = b"http://127.0.0.1"
@@ -70,18 +72,6 @@ async def disconnect_all(communicators):
         # a timed-out receive) has nothing left to disconnect.
         if not communicator.future.done():
             await communicator.disconnect()
-
-
-@pytest.fixture(autouse=True)
-async def fresh_layer():
-    """Each test gets its own channel layer instance: the in-memory layer keeps
-    queues and groups per instance, and a socket left over from an earlier test
-    (another event loop) must not be in this test's groups."""
-    channel_layers.backends.clear()
-    yield
-    for layer in list(channel_layers.backends.values()):
-        await layer.flush()
-    channel_layers.backends.clear()
 
 
 @pytest.fixture
@@ -285,25 +275,6 @@ async def test_ping_of_exactly_the_frame_limit_is_answered(member, open_socket):
 
 
 # --- Real Redis -------------------------------------------------------------------
-
-
-@pytest.fixture
-async def redis_layer(settings, redis_url, monkeypatch):
-    """The pub/sub layer exactly as project/settings.py builds it for REDIS_URL."""
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    project_settings = runpy.run_path(str(settings.BASE_DIR / "project/settings.py"))
-    layers = project_settings["CHANNEL_LAYERS"]
-    assert (
-        layers["default"]["BACKEND"] == "chat.layers.ResyncingRedisPubSubChannelLayer"
-    )
-    # Channels caches layer instances; changing the setting drops the cache
-    # (setting_changed), and clearing it again here makes sure of it.
-    settings.CHANNEL_LAYERS = layers
-    channel_layers.backends.clear()
-    layer = get_channel_layer()
-    yield layer
-    await layer.flush()
-    channel_layers.backends.clear()
 
 
 @pytest.mark.redis

@@ -4,11 +4,8 @@ Messages are sent through the real HTTP endpoint (the composer's htmx POST);
 sockets go through project.asgi.application with a real session cookie.
 """
 
-import runpy
-
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers, get_channel_layer
 from django.utils import translation
 from django.utils.translation import gettext
 
@@ -273,23 +270,6 @@ async def test_member_hidden_by_a_block_does_not_receive_that_authors_live_messa
 
 
 # --- Real Redis -----------------------------------------------------------------------
-
-
-@pytest.fixture
-async def redis_layer(settings, redis_url, monkeypatch, live_layer):
-    """The pub/sub layer exactly as project/settings.py builds it for REDIS_URL."""
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    project_settings = runpy.run_path(str(settings.BASE_DIR / "project/settings.py"))
-    layers = project_settings["CHANNEL_LAYERS"]
-    assert (
-        layers["default"]["BACKEND"] == "chat.layers.ResyncingRedisPubSubChannelLayer"
-    )
-    settings.CHANNEL_LAYERS = layers
-    channel_layers.backends.clear()
-    layer = get_channel_layer()
-    yield layer
-    await layer.flush()
-    channel_layers.backends.clear()
 
 
 @pytest.mark.redis
