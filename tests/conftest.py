@@ -38,21 +38,54 @@ def member_factory(db):
     return MemberFactory
 
 
+# The cast of the tests (and of seed_demo): one member each, by nickname.
 @pytest.fixture
-def member(member_factory):
+def aiko(member_factory):
     return member_factory(nickname="aiko")
 
 
 @pytest.fixture
-def other_member(member_factory):
+def ben(member_factory):
     return member_factory(nickname="ben")
 
 
 @pytest.fixture
-def member_client(member):
-    client = Client()
+def chika(member_factory):
+    return member_factory(nickname="chika")
+
+
+@pytest.fixture
+def daichi(member_factory):
+    return member_factory(nickname="daichi")
+
+
+@pytest.fixture
+def member(aiko):
+    """The member a test acts as: aiko."""
+    return aiko
+
+
+@pytest.fixture
+def other_member(ben):
+    """A second member: ben."""
+    return ben
+
+
+def client_for(member, **kwargs) -> Client:
+    """A test client logged in as `member` (a real session)."""
+    client = Client(**kwargs)
     client.force_login(member)
     return client
+
+
+@pytest.fixture
+def member_client(member):
+    return client_for(member)
+
+
+@pytest.fixture
+def other_client(other_member):
+    return client_for(other_member)
 
 
 @pytest.fixture(autouse=True)

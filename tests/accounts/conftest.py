@@ -1,5 +1,4 @@
 import pytest
-from django.test import Client
 
 from accounts import actions
 
@@ -12,13 +11,6 @@ def invite(db):
         return actions.create_invitation(inviter=inviter, note=note)
 
     return make
-
-
-@pytest.fixture
-def other_client(other_member):
-    client = Client()
-    client.force_login(other_member)
-    return client
 
 
 @pytest.fixture(autouse=True)

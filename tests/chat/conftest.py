@@ -16,12 +16,12 @@ from channels.db import database_sync_to_async
 from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 
 from chat.models import Message
 from communities.models import Membership
 from project.asgi import application
+from tests.conftest import client_for
 from tests.factories import CommunityFactory, MembershipFactory, TopicFactory
 
 LIVE_PATH = "/ws/live/"
@@ -74,25 +74,13 @@ def other_membership(other_member, community, join):
 
 
 @pytest.fixture
-def third_member(member_factory, community, join):
+def third_member(chika, community, join):
     """chika, a third active member of the community."""
-    chika = member_factory(nickname="chika")
     join(chika, community)
     return chika
 
 
-def client_for(member, **kwargs) -> Client:
-    client = Client(**kwargs)
-    client.force_login(member)
-    return client
-
-
 alogin = database_sync_to_async(client_for)
-
-
-@pytest.fixture
-def other_client(other_member):
-    return client_for(other_member)
 
 
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -79,16 +79,6 @@ RECORD_KEYS = """
 
 
 @pytest.fixture
-def aiko(member_factory):
-    return member_factory(nickname="aiko")
-
-
-@pytest.fixture
-def ben(member_factory):
-    return member_factory(nickname="ben")
-
-
-@pytest.fixture
 def topic(aiko, ben):
     """A topic in an open community owned by aiko, which ben has joined."""
     community = create_community(

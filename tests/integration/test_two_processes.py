@@ -81,10 +81,8 @@ def topic_subscribers(redis_url: str, topic_id: int) -> int:
 
 
 def test_message_crosses_processes_and_survives_a_redis_restart(
-    member_factory, redis_server, start_daphnes, sockets
+    aiko, ben, redis_server, start_daphnes, sockets
 ):
-    aiko = member_factory(nickname="aiko")
-    ben = member_factory(nickname="ben")
     community = community_actions.create_community(
         owner=aiko,
         name="Shimokita Coffee Club",
