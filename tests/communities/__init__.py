@@ -13,7 +13,6 @@ import uuid
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import F
-from django.test import Client
 from PIL import Image
 
 from communities import actions
@@ -65,12 +64,6 @@ def start_topic(community, author, *, title="First topic", body="Hello!") -> Top
         body=body,
         client_id=uuid.uuid4().hex,
     )
-
-
-def client_for(member) -> Client:
-    client = Client()
-    client.force_login(member)
-    return client
 
 
 def png_bytes(size=(300, 200), color=(30, 120, 200), *, gps=True) -> bytes:

@@ -12,18 +12,12 @@ from django.test import Client
 from accounts.actions import make_friends
 from communities.models import Community, Membership
 from tests.communities import (
-    client_for,
     make_community,
     png_upload,
     put,
     start_topic,
 )
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
+from tests.conftest import client_for
 
 VIEWERS = [
     "anonymous",
@@ -91,11 +85,10 @@ CELLS = [
 
 
 @pytest.fixture
-def world(member_factory):
+def world(owner):
     """A community of each policy, owned by aiko, with an icon and a topic."""
 
     def make(policy: str):
-        owner = member_factory(nickname="aiko")
         community = make_community(
             owner, name="Shimokita", join_policy=policy, icon=png_upload()
         )
@@ -183,8 +176,7 @@ GUESSABLE_POSTS = [
 
 
 @pytest.fixture
-def secret(member_factory):
-    owner = member_factory(nickname="aiko")
+def secret(owner):
     community = make_community(
         owner, name="Hidden Coffee", join_policy="secret", icon=png_upload()
     )

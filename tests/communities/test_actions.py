@@ -24,26 +24,6 @@ from tests.communities import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def owner(member_factory):
-    return member_factory(nickname="aiko")
-
-
-@pytest.fixture
-def ben(member_factory):
-    return member_factory(nickname="ben")
-
-
-@pytest.fixture
-def chika(member_factory):
-    return member_factory(nickname="chika")
-
-
 def count_of(community) -> int:
     return Community.objects.get(pk=community.pk).member_count
 

@@ -16,39 +16,13 @@ from chat.models import Message
 from communities import actions
 from communities.models import Community, Membership, Topic
 from tests.communities import (
-    client_for,
     fake_image_upload,
     make_community,
     png_upload,
     put,
     start_topic,
 )
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def owner(member_factory):
-    return member_factory(nickname="aiko")
-
-
-@pytest.fixture
-def ben(member_factory):
-    return member_factory(nickname="ben")
-
-
-@pytest.fixture
-def chika(member_factory):
-    return member_factory(nickname="chika")
-
-
-@pytest.fixture
-def daichi(member_factory):
-    return member_factory(nickname="daichi")
-
+from tests.conftest import client_for
 
 LISTED = re.compile(r'<span class="community-name">([^<]*)</span>')
 
