@@ -1,4 +1,5 @@
-"""What several browser tests do: log in through the form, wait for the socket."""
+"""What several browser tests do: log in through the form, wait for the socket,
+watch the page's sockets."""
 
 import re
 
@@ -7,6 +8,27 @@ from playwright.sync_api import Page, expect
 from tests.conftest import PASSWORD
 
 LIVE_OPEN_TIMEOUT_MS = 15_000
+
+# An init script (context.add_init_script) that runs before the page's own
+# scripts: keep every WebSocket the page makes, every frame they receive and the
+# close code each one ended with, where the test can look.
+RECORD_SOCKETS = """
+(() => {
+  const Native = window.WebSocket;
+  window.__sockets = [];
+  window.__frames = [];
+  window.__closeCodes = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__sockets.push(this);
+      this.addEventListener("message", (event) => window.__frames.push(event.data));
+      this.addEventListener("close", (event) => window.__closeCodes.push(event.code));
+    }
+  };
+})();
+"""
+SOCKETS_OPEN = "window.__sockets.filter(s => s.readyState === WebSocket.OPEN).length"
 
 
 def log_in(page: Page, nickname: str, password: str = PASSWORD) -> None:

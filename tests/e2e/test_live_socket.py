@@ -5,30 +5,17 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.pages import expect_live_open, log_in
+from tests.e2e.pages import (
+    RECORD_SOCKETS,
+    SOCKETS_OPEN,
+    expect_live_open,
+    log_in,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LOGIN_URL = re.compile(r"^http://[^/]+/accounts/login/")
 RECONNECT_TIMEOUT_MS = 15_000
-
-# Runs before the page's own scripts: keep every WebSocket the page makes, and
-# the close code each one ended with, where the test can look.
-RECORD_SOCKETS = """
-(() => {
-  const Native = window.WebSocket;
-  window.__sockets = [];
-  window.__closeCodes = [];
-  window.WebSocket = class extends Native {
-    constructor(...args) {
-      super(...args);
-      window.__sockets.push(this);
-      this.addEventListener("close", (event) => window.__closeCodes.push(event.code));
-    }
-  };
-})();
-"""
-SOCKETS_OPEN = "window.__sockets.filter(s => s.readyState === WebSocket.OPEN).length"
 
 
 def test_member_logs_in_with_the_login_form_and_gets_a_live_socket(

@@ -20,30 +20,12 @@ from chat import text
 from chat.models import Message
 from communities.actions import create_community, join_community
 from communities.models import Category, JoinPolicy, TopicPolicy
-from tests.e2e.pages import log_in, open_topic
+from tests.e2e.pages import RECORD_SOCKETS, SOCKETS_OPEN, log_in, open_topic
 from tests.factories import MessageFactory, TopicFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WAIT_MS = 15_000
-
-# Runs before the page's own scripts: keep every WebSocket the page makes and
-# every frame they receive, where the test can look.
-RECORD_SOCKETS = """
-(() => {
-  const Native = window.WebSocket;
-  window.__sockets = [];
-  window.__frames = [];
-  window.WebSocket = class extends Native {
-    constructor(...args) {
-      super(...args);
-      window.__sockets.push(this);
-      this.addEventListener("message", (event) => window.__frames.push(event.data));
-    }
-  };
-})();
-"""
-SOCKETS_OPEN = "window.__sockets.filter(s => s.readyState === WebSocket.OPEN).length"
 
 # Lets a test send the tab to the background and back (headless Chromium has
 # no window to hide): live.js only reconnects while the page is visible.
