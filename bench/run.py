@@ -18,7 +18,8 @@ targets of issue 3, and asserts nothing. Steps:
 Options: --scale 0.5 shortens every run; --only 1000@20 picks runs;
 --profile records the server with py-spy in every app run and prints where
 the time goes; --wait-quiet 300 waits (bounded) for an idle machine before
-each run; --gc-tune is an experiment (bench/settings.py), not the app.
+each run. One bench at a time per machine (a lock file): two would share the
+server core and the bench database.
 """
 
 import argparse
@@ -318,9 +319,7 @@ class ConnectionSampler(threading.Thread):
 # --- Machine ------------------------------------------------------------------
 
 
-def machine_info(
-    services: dict, pinned: bool, busy_before: float, gc_tune: bool
-) -> dict:
+def machine_info(services: dict, pinned: bool, busy_before: float) -> dict:
     model = platform.processor()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -355,7 +354,6 @@ def machine_info(
         "server_core": SERVER_CORE if pinned else None,
         "client_core": CLIENT_CORE if pinned else None,
         "django_debug": False,
-        "gc_tune_experiment": gc_tune,
         "busy_pct_before": busy_before,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
@@ -435,11 +433,7 @@ class Bench:
                 "project.asgi:application",
             ],
             cwd=ROOT,
-            env={
-                **self.env,
-                "BENCH_GC_LOG": gc_log,
-                **({"BENCH_GC_TUNE": "3"} if self.args.gc_tune else {}),
-            },
+            env={**self.env, "BENCH_GC_LOG": gc_log},
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=pinned_to(self.server_core),
@@ -809,6 +803,32 @@ def summary(machine: dict, result: dict) -> None:
     )
 
 
+LOCK_PATH = Path(tempfile.gettempdir()) / "enishi-bench.lock"
+LOCK_WAIT_SECONDS = 900
+
+
+def hold_machine_lock():
+    """One bench per machine: a second one would share core 0 with the first
+    and drop its database. Waits (bounded) for the other to finish."""
+    import fcntl
+
+    handle = open(LOCK_PATH, "a+")  # noqa: SIM115
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return handle
+    except BlockingIOError:
+        say("another make bench is running on this machine; waiting for it ...")
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(2)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            continue
+    raise SystemExit("the other bench did not finish in time; try again later")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="run-length factor")
@@ -823,11 +843,6 @@ def main() -> None:
         help="before each run, wait up to this long for the machine to be idle",
     )
     parser.add_argument(
-        "--gc-tune",
-        action="store_true",
-        help="experiment: run the server with gc.freeze() and higher GC thresholds",
-    )
-    parser.add_argument(
         "--only",
         action="append",
         metavar="N@RATE",
@@ -835,6 +850,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     raise_open_files_limit()
+    lock = hold_machine_lock()  # noqa: F841 (held until the process exits)
     bench = Bench(args)
     if bench.pinned:
         # Core 0 is the server's alone: this process and its helpers stay off it.
@@ -848,9 +864,7 @@ def main() -> None:
         result = bench.execute()
     finally:
         bench.cleanup()
-    machine = machine_info(
-        bench.services, bench.pinned, bench.busy_before, args.gc_tune
-    )
+    machine = machine_info(bench.services, bench.pinned, bench.busy_before)
     summary(machine, result)
     http = result["http"]
     print(

@@ -9,14 +9,12 @@ changes, so the bench measures the app as configured.
 With BENCH_GC_LOG set, every garbage collection in the server is timed and the
 running totals written to that file (as JSON, at most every 0.2 s): the load
 generator reads it at both ends of a run to tell how much of the server's time
-went to the collector. BENCH_GC_TUNE (seconds) is an experiment, off unless
-asked for: see _tune_collector.
+went to the collector.
 """
 
 import gc
 import json
 import os
-import threading
 import time
 
 from project.settings import *  # noqa: F403
@@ -60,22 +58,3 @@ def _time_collections(path: str) -> None:
 
 if os.environ.get("BENCH_GC_LOG"):
     _time_collections(os.environ["BENCH_GC_LOG"])
-
-
-def _tune_collector(delay: float) -> None:
-    """An experiment (`bench.run --gc-tune`), not the app's configuration:
-    DESIGN.md's suggestion of higher thresholds, and a freeze of everything
-    start-up made once the server has served its first requests."""
-
-    def freeze() -> None:
-        gc.collect()
-        gc.freeze()
-
-    gc.set_threshold(50_000, 20, 100)
-    timer = threading.Timer(delay, freeze)
-    timer.daemon = True
-    timer.start()
-
-
-if os.environ.get("BENCH_GC_TUNE"):
-    _tune_collector(float(os.environ["BENCH_GC_TUNE"]))
