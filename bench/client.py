@@ -540,6 +540,9 @@ class Run:
                 "--rate",
                 "97",
                 "--nonblocking",
+                # Only the thread holding the GIL: where the one core's
+                # Python time goes, not threads waiting on PostgreSQL.
+                "--gil",
                 "--format",
                 "raw",
                 "--output",
