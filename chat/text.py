@@ -27,6 +27,19 @@ _TOKEN = re.compile(f"(?P<url>{_URL})|{_MENTION}")
 _TRAILING = ".,;:!?)]}'\"*_~"
 
 
+def _trim_url(url: str) -> str:
+    """The URL without the punctuation that ends the sentence around it; a
+    closing bracket stays when the URL opened one (Wikipedia's "Foo_(bar)")."""
+    trimmed = url.rstrip(_TRAILING)
+    while (
+        len(trimmed) < len(url)
+        and url[len(trimmed)] == ")"
+        and (trimmed.count("(") > trimmed.count(")"))
+    ):
+        trimmed += ")"
+    return trimmed
+
+
 def _names(name: str) -> list[str]:
     """The candidates an @name may stand for, longest first: Japanese writes
     no space after a name ("@aikoさん", "@aikoの写真"), and a sentence may end
@@ -60,7 +73,7 @@ def render_with_mentions(text: str, members: Iterable) -> tuple[SafeString, list
         start, end = match.span()
         if match.group("url"):
             url = match.group("url")
-            trimmed = url.rstrip(_TRAILING)
+            trimmed = _trim_url(url)
             end = start + len(trimmed)
             out.append(escape(text[last:start]))
             out.append(

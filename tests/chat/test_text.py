@@ -277,3 +277,16 @@ def test_only_the_nickname_a_mention_links_is_recorded():
     _html, linked = text.render_with_mentions("thanks @aiko!", [Aiko, AikoDot])
 
     assert linked == [Aiko]
+
+
+def test_a_url_keeps_the_closing_bracket_it_opened():
+    html = text.render(
+        "see https://en.wikipedia.org/wiki/Mixi_(service). (and https://example.com)",
+        [],
+    )
+
+    assert [a["href"] for a in links(html)] == [
+        "https://en.wikipedia.org/wiki/Mixi_(service)",
+        "https://example.com",
+    ]
+    assert html.endswith("</a>)")
