@@ -144,8 +144,8 @@ def edit_message(*, message: Message, body: str) -> Message:
     with transaction.atomic():
         message.body = body
         message.body_html = body_html
-        message.edited_at = timezone.now()
-        message.save(update_fields=["body", "body_html", "edited_at"])
+        message.edited_at = message.changed_at = timezone.now()
+        message.save(update_fields=["body", "body_html", "edited_at", "changed_at"])
         Mention.objects.filter(message=message).exclude(member__in=mentioned).delete()
         Mention.objects.bulk_create(
             [Mention(message=message, member=m) for m in mentioned],
@@ -161,10 +161,10 @@ def delete_message(*, message: Message) -> Message:
     if message.is_deleted:
         return message
     with transaction.atomic():
-        message.deleted_at = timezone.now()
+        message.deleted_at = message.changed_at = timezone.now()
         message.body = ""
         message.body_html = ""
-        message.save(update_fields=["deleted_at", "body", "body_html"])
+        message.save(update_fields=["deleted_at", "changed_at", "body", "body_html"])
         Mention.objects.filter(message=message).delete()
         transaction.on_commit(lambda: broadcast_message(message, "message-replace"))
     return message
@@ -176,13 +176,13 @@ def toggle_like(*, member: Member, message: Message) -> tuple[Message, bool]:
         raise NotAllowed(_("This message was deleted."))
     with transaction.atomic():
         deleted, _n = Like.objects.filter(message=message, member=member).delete()
-        if deleted:
-            liked = False
-            Message.objects.filter(pk=message.pk).update(like_count=F("like_count") - 1)
-        else:
+        if not deleted:
             Like.objects.create(message=message, member=member)
-            liked = True
-            Message.objects.filter(pk=message.pk).update(like_count=F("like_count") + 1)
+        liked = not deleted
+        Message.objects.filter(pk=message.pk).update(
+            like_count=F("like_count") + (1 if liked else -1),
+            changed_at=timezone.now(),
+        )
         message.refresh_from_db(fields=["like_count"])
         transaction.on_commit(lambda: broadcast_message(message, "like-count"))
     return message, liked

@@ -37,6 +37,9 @@ class Message(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Last edit, delete or like: catch-up sends open tabs what changed since
+    # they last synced (chat.views.message_list).
+    changed_at = models.DateTimeField(null=True, blank=True)
 
     objects = MessageQuerySet.as_manager()
 
@@ -49,6 +52,7 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["topic", "-id"]),
             models.Index(fields=["author", "-created_at"]),
+            models.Index(fields=["topic", "changed_at"]),
         ]
 
     def __str__(self):

@@ -4,7 +4,6 @@ live socket only pushes. Every view starts with chat.access."""
 import uuid
 
 from django.contrib import messages as flash
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -126,7 +125,7 @@ def message_list(request, topic_id):
     if since is not None:
         changed = list(
             visible.filter(pk__lte=after)
-            .filter(Q(edited_at__gte=since) | Q(deleted_at__gte=since))
+            .filter(changed_at__gte=since)
             .order_by("pk")[:CATCHUP_LIMIT]
         )
     if rows:

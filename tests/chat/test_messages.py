@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Block
+from chat import actions
 from chat.models import Like, Mention, Message
 from chat.views import PAGE_SIZE
 from communities.models import Membership, TopicRead
@@ -621,21 +622,14 @@ async def test_catch_up_after_a_gap_returns_what_the_closed_socket_missed(
 
 
 def test_catch_up_with_since_also_returns_messages_changed_since(
-    member_client, member, chatter, topic
+    member_client, member, other_member, chatter, topic
 ):
+    edited, deleted, liked, untouched = chatter[1], chatter[2], chatter[3], chatter[4]
+    actions.edit_message(message=chatter[0], body="edited before the sync")
     synced_at = timezone.now()
-    edited, deleted, untouched = chatter[1], chatter[2], chatter[3]
-    Message.objects.filter(pk=chatter[0].pk).update(
-        edited_at=synced_at - timedelta(minutes=1)
-    )
-    Message.objects.filter(pk=edited.pk).update(
-        body="line 1 (fixed)",
-        body_html="line 1 (fixed)",
-        edited_at=synced_at + timedelta(seconds=1),
-    )
-    Message.objects.filter(pk=deleted.pk).update(
-        body="", body_html="", deleted_at=synced_at + timedelta(seconds=2)
-    )
+    actions.edit_message(message=edited, body="line 1 (fixed)")
+    actions.delete_message(message=deleted)
+    actions.toggle_like(member=other_member, message=liked)
 
     response = catch_up(
         member_client,
@@ -646,10 +640,18 @@ def test_catch_up_with_since_also_returns_messages_changed_since(
 
     html = response.content.decode()
     # New messages first (appended), then the changed ones (replaced by id).
-    assert ids_in(html) == [m.pk for m in chatter[6:]] + [edited.pk, deleted.pk]
+    assert ids_in(html) == [m.pk for m in chatter[6:]] + [
+        edited.pk,
+        deleted.pk,
+        liked.pk,
+    ]
     assert 'hx-swap-oob="true"' in article(html, edited.pk)
     assert "line 1 (fixed)" in article(html, edited.pk)
     assert "This message was deleted." in article(html, deleted.pk)
+    # A like made while the tab was away brings the new count.
+    assert f'id="like-count-{liked.pk}" class="msg-like-count">1<' in article(
+        html, liked.pk
+    )
     assert untouched.pk not in ids_in(html)
     assert chatter[0].pk not in ids_in(html)
 
