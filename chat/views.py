@@ -93,7 +93,7 @@ def message_list(request, topic_id):
     """Fragments for the topic page: `?before=<id>` for the page of older
     messages, `?after=<id>[&since=<time>]` for catch-up after a socket (re)opens:
     everything newer than the last id the page holds, in order, plus messages
-    edited or deleted since the page last synced."""
+    edited, deleted or liked since the page last synced."""
     topic, _membership = access.access_topic(request.user, topic_id)
     now = timezone.now()
     try:
