@@ -61,6 +61,9 @@ def _liked_ids(member, rows) -> set[int]:
 
 def topic_detail(request, topic_id):
     topic, membership = access.access_topic(request.user, topic_id)
+    # Taken before the page's query: a change made meanwhile comes back in the
+    # first catch-up rather than falling between the two.
+    synced_at = timezone.now()
     rows, has_older = _page_of(topic, request.user)
     read = TopicRead.objects.filter(topic=topic, member=request.user).first()
     last_read_id = read.last_read_id if read else 0
@@ -81,7 +84,7 @@ def topic_detail(request, topic_id):
             "has_older": has_older,
             "liked_ids": _liked_ids(request.user, rows),
             "divider_before": divider_before if last_read_id else None,
-            "synced_at": timezone.now().isoformat(),
+            "synced_at": synced_at.isoformat(),
             "client_id": uuid.uuid4().hex,
             "hidden_ids": _hidden_ids(request.user),
         },
