@@ -19,6 +19,9 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SESSION_ENDED = 4401
 CLOSE_BAD_REQUEST = 4400
 CLOSE_FORBIDDEN = 4403
+# Access changed (left a community, removed): reconnect, which authorizes the
+# page's streams again.
+CLOSE_RECHECK = 4408
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +101,11 @@ async def asend_html_to_member(member_id: int, html: str) -> None:
 def close_session_sockets(session_key: str, code: int = CLOSE_SESSION_ENDED) -> None:
     """Close every socket opened under this session (logout)."""
     _send(session_group(session_key), {"type": "live.close", "code": code})
+
+
+def recheck_member_sockets(member_id: int) -> None:
+    """Make every open socket of a member reconnect and be authorized again."""
+    close_member_sockets(member_id, code=CLOSE_RECHECK)
 
 
 def close_member_sockets(member_id: int, code: int = CLOSE_SESSION_ENDED) -> None:

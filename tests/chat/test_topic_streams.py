@@ -5,6 +5,7 @@ sockets go through project.asgi.application with a real session cookie.
 """
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.utils import translation
 from django.utils.translation import gettext
@@ -286,3 +287,21 @@ async def test_topic_socket_idle_for_10_s_on_real_redis_still_receives_messages(
 
     assert response.status_code == 201
     assert "still there after 10 s?" in await socket.receive_from(timeout=3)
+
+
+async def test_leaving_a_community_takes_its_topics_off_open_sockets_at_once(
+    member, membership, other_member, other_membership, topic, community, open_socket
+):
+    socket = await open_socket(member, topic)
+    aiko = await alogin(member)
+
+    left = await sync_to_async(aiko.post)(f"/communities/{community.pk}/leave/")
+
+    assert left.status_code == 302
+    # Told to reconnect (live.js does, on this code)...
+    assert await close_code(socket) == broadcast.CLOSE_RECHECK == 4408
+    # ...and the reconnect is refused the topic she left.
+    again = await open_socket(member, topic)
+    assert await close_code(again) == 4403
+    await asend(await alogin(other_member), topic, "after she left")
+    assert await again.receive_nothing(timeout=NOTHING_TIMEOUT)
