@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Member
+from accounts.models import Block, Member
 from chat import access, broadcast, fragments, text
 from chat.models import Like, Mention, Message
 from communities.access import NotAllowed, RateLimited
@@ -38,13 +38,21 @@ def clean_body(body: str) -> str:
     return body
 
 
-def _render_body(body: str) -> tuple[str, list[Member]]:
+def _render_body(body: str, *, author: Member, topic: Topic) -> tuple[str, list]:
+    """The body's HTML and the members it mentions: only active members of the
+    topic's community not hidden from the author by a block, so a mention
+    (and, later, its notification) never reaches anyone who cannot read it."""
     keys = text.mentioned_keys(body)
-    candidates = (
-        list(Member.objects.filter(nickname_key__in=keys, is_active=True))
-        if keys
-        else []
-    )
+    candidates = []
+    if keys:
+        candidates = list(
+            Member.objects.filter(
+                nickname_key__in=keys,
+                is_active=True,
+                memberships__community_id=topic.community_id,
+                memberships__status=Membership.Status.ACTIVE,
+            ).exclude(pk__in=Block.objects.hidden_ids_for(author))
+        )
     return text.render_with_mentions(body, candidates)
 
 
@@ -81,6 +89,13 @@ def send_message(
         raise NotAllowed(_("This form is out of date. Reload the page and try again."))
     existing = Message.objects.filter(author=author, client_id=client_id).first()
     if existing is not None:
+        if existing.topic_id != topic.pk:
+            # A resend belongs to the topic it was written in; an id from
+            # elsewhere is a stale or forged form, never a way to read back a
+            # message from a topic one may have left.
+            raise NotAllowed(
+                _("This form is out of date. Reload the page and try again.")
+            )
         return existing, False
     reply_to = None
     if reply_to_id:
@@ -92,7 +107,7 @@ def send_message(
             .select_related("author")
             .first()
         )
-    body_html, mentioned = _render_body(body)
+    body_html, mentioned = _render_body(body, author=author, topic=topic)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -128,7 +143,9 @@ def send_message(
             transaction.on_commit(lambda: broadcast_message(message))
     except IntegrityError:
         # The same client_id raced in from another tab: the first one won.
-        existing = Message.objects.filter(author=author, client_id=client_id).first()
+        existing = Message.objects.filter(
+            author=author, client_id=client_id, topic=topic
+        ).first()
         if existing is None:
             raise
         return existing, False
@@ -140,7 +157,9 @@ def edit_message(*, message: Message, body: str) -> Message:
     if message.is_deleted:
         raise NotAllowed(_("This message was deleted."))
     body = clean_body(body)
-    body_html, mentioned = _render_body(body)
+    body_html, mentioned = _render_body(
+        body, author=message.author, topic=message.topic
+    )
     with transaction.atomic():
         message.body = body
         message.body_html = body_html

@@ -124,7 +124,10 @@ def message_list(request, topic_id):
     more = len(rows) > CATCHUP_LIMIT
     rows = rows[:CATCHUP_LIMIT]
     changed = []
-    since = parse_datetime(request.GET.get("since", "") or "")
+    try:
+        since = parse_datetime(request.GET.get("since", "") or "")
+    except ValueError:
+        return _plain(_("Bad page position."), 400)
     if since is not None:
         changed = list(
             visible.filter(pk__lte=after)
@@ -196,7 +199,9 @@ def message_create(request, topic_id):
 @require_POST
 def message_edit(request, message_id):
     try:
-        message, _membership = access.access_own_message(request.user, message_id)
+        message, membership = access.access_own_message(request.user, message_id)
+        # An edit is new text: a muted member may not post it.
+        access.require_can_post(membership)
         message = Message.objects.get(pk=message.pk)
         actions.edit_message(message=message, body=request.POST.get("body", ""))
     except NotAllowed as exc:

@@ -10,6 +10,7 @@ from accounts.images import reencode_square
 from accounts.models import Block, Friendship, Member
 from chat import actions as chat_actions
 from chat import broadcast
+from chat.models import Message
 from communities.access import NotAllowed
 from communities.models import Community, JoinPolicy, Membership, Topic
 
@@ -243,6 +244,19 @@ def start_topic(
     if not title:
         raise NotAllowed(_("Give the topic a title."))
     chat_actions.clean_body(body)
+    resent = (
+        Message.objects.filter(author=author, client_id=client_id)
+        .select_related("topic")
+        .first()
+    )
+    if resent is not None:
+        # The same form sent twice (a double click, a browser resubmit): the
+        # topic it made the first time, not a second, empty one.
+        if resent.topic.community_id != community.pk:
+            raise NotAllowed(
+                _("This form is out of date. Reload the page and try again.")
+            )
+        return resent.topic
     with transaction.atomic():
         topic = Topic.objects.create(
             community=community, title=title[:120], created_by=author

@@ -35,6 +35,7 @@ from tests.chat.conftest import (
     send,
     set_status,
 )
+from tests.conftest import MemberFactory
 from tests.factories import MessageFactory, TopicFactory
 
 live = pytest.mark.django_db(transaction=True)
@@ -975,3 +976,55 @@ def test_resending_a_reply_after_its_quoted_author_blocked_you_quotes_nothing(
     assert resent.status_code == 200
     assert "ben&#x27;s secret" not in resent.content.decode()
     assert "In reply to a message you cannot see" in resent.content.decode()
+
+
+def test_a_muted_member_cannot_post_new_text_by_editing(
+    member_client, member, membership, topic
+):
+    message = MessageFactory(topic=topic, author=member, body="before")
+    membership.muted_until = timezone.now() + timedelta(hours=1)
+    membership.save(update_fields=["muted_until"])
+
+    response = member_client.post(
+        reverse("chat:message-edit", kwargs={"message_id": message.pk}),
+        {"body": "new words while muted"},
+        **HTMX,
+    )
+
+    assert response.status_code == 403
+    assert response.content.decode() == "You are muted in this community for now."
+    assert Message.objects.get(pk=message.pk).body == "before"
+
+
+def test_catch_up_with_an_impossible_time_is_a_clear_400(
+    member_client, topic, membership
+):
+    response = catch_up(member_client, topic, after=0, since="2024-99-99T00:00")
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+
+
+def test_mentions_reach_only_members_of_the_community_not_hidden_by_a_block(
+    member_client,
+    member,
+    other_member,
+    third_member,
+    membership,
+    other_membership,
+    topic,
+):
+    # chika (third_member) is an active member too; her block hides her.
+    Block.objects.create(blocker=third_member, blocked=member)
+    outsider = MemberFactory(nickname="daichi")
+
+    send(member_client, topic, "hi @ben @chika @daichi")
+
+    message = Message.objects.get(author=member)
+    assert list(
+        Mention.objects.filter(message=message).values_list("member", flat=True)
+    ) == [other_member.pk]
+    assert 'href="/members/ben/"' in message.body_html
+    assert "/members/chika/" not in message.body_html
+    assert "/members/daichi/" not in message.body_html
+    assert not outsider.memberships.exists()

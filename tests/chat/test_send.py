@@ -425,6 +425,20 @@ def test_another_members_client_id_makes_their_own_message(
     assert Message.objects.get(author=member).body == "aiko's words"
 
 
+def test_a_client_id_from_another_topic_is_refused_and_reveals_nothing(
+    member_client, member, membership, topic, community
+):
+    elsewhere = TopicFactory(community=community)
+    send(member_client, topic, "said in the first topic", client_id="reused")
+
+    response = send(member_client, elsewhere, "a resend?", client_id="reused")
+
+    assert response.status_code == 400
+    assert response.content.decode() == STALE_FORM
+    assert "said in the first topic" not in response.content.decode()
+    assert Message.objects.filter(topic=elsewhere).count() == 0
+
+
 # --- Accepted -----------------------------------------------------------
 
 

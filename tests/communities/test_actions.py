@@ -443,6 +443,24 @@ def test_starting_a_topic_saves_it_with_its_first_message_and_freshens_activity(
     assert Community.objects.get(pk=community.pk).last_activity_at > before
 
 
+def test_the_same_new_topic_form_sent_twice_makes_one_topic(owner):
+    # A double click or a browser resubmit sends the form's client id again.
+    community = make_community(owner)
+    membership = Membership.objects.get(community=community, member=owner)
+    form = {"title": "Beans", "body": "Which roast?", "client_id": "form-1"}
+
+    first = actions.start_topic(
+        author=owner, community=community, membership=membership, **form
+    )
+    second = actions.start_topic(
+        author=owner, community=community, membership=membership, **form
+    )
+
+    assert second == first
+    assert Topic.objects.count() == 1
+    assert Message.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("title", "body", "error"),
     [("   ", "Hello", "title"), ("Beans", "   ", "Write a message")],
