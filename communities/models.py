@@ -55,7 +55,9 @@ class CommunityQuerySet(models.QuerySet):
 
 class Community(models.Model):
     name = models.CharField(_("name"), max_length=80)
-    name_key = models.CharField(max_length=240, unique=True, editable=False)
+    # Unique among the communities anyone may know of; a secret community's
+    # name is not, or trying a name would reveal that a secret one has it.
+    name_key = models.CharField(max_length=240, editable=False)
     description = models.TextField(_("description"), max_length=5000, blank=True)
     category = models.CharField(
         _("category"), max_length=20, choices=Category.choices, default=Category.OTHER
@@ -86,7 +88,15 @@ class Community(models.Model):
     class Meta:
         verbose_name = _("community")
         verbose_name_plural = _("communities")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name_key"],
+                condition=~Q(join_policy="secret"),
+                name="community_name_unique_unless_secret",
+            )
+        ]
         indexes = [
+            models.Index(fields=["name_key"]),
             models.Index(fields=["-member_count"]),
             models.Index(fields=["category", "-last_activity_at"]),
         ]

@@ -475,3 +475,26 @@ def test_a_topic_without_title_or_message_is_refused_and_nothing_saved(
 
     assert not Topic.objects.exists()
     assert not Message.objects.exists()
+
+
+def test_trying_a_name_does_not_reveal_a_secret_community(owner, ben):
+    make_community(owner, name="Hidden Garden", join_policy="secret")
+
+    # A stranger may use the name: refusing would confirm the secret one.
+    mine = actions.create_community(
+        owner=ben,
+        name="hidden garden",
+        category="other",
+        join_policy="open",
+        topic_policy="members",
+    )
+
+    assert mine.name == "hidden garden"
+    with pytest.raises(NotAllowed, match="already exists"):
+        actions.create_community(
+            owner=owner,
+            name="HIDDEN GARDEN",
+            category="other",
+            join_policy="open",
+            topic_policy="members",
+        )
