@@ -41,27 +41,37 @@ def require_can_post(membership: Membership) -> None:
         raise Forbidden(_("You are muted in this community for now."))
 
 
-def access_own_message(member, message_id) -> tuple[Message, Membership]:
-    """A message the member wrote, in a topic they can still read."""
-    message = (
-        Message.objects.filter(pk=message_id).only("topic_id", "author_id").first()
-    )
+def _message_and_membership(member, message_id) -> tuple[Message, Membership]:
+    """A message in a topic the member can read (404 otherwise)."""
+    message = Message.objects.filter(pk=message_id).first()
     if message is None:
         raise Http404
-    topic, membership = access_topic(member, message.topic_id)
-    if message.author_id != member.pk:
-        raise Forbidden(_("You can only change your own messages."))
+    _topic, membership = access_topic(member, message.topic_id)
     return message, membership
 
 
 def access_message(member, message_id) -> tuple[Message, Membership]:
     """A message in a topic the member can read, not hidden from them by a block."""
-    message = (
-        Message.objects.filter(pk=message_id).only("topic_id", "author_id").first()
-    )
-    if message is None:
-        raise Http404
-    _topic, membership = access_topic(member, message.topic_id)
+    message, membership = _message_and_membership(member, message_id)
     if not Message.objects.filter(pk=message.pk).visible_to(member).exists():
         raise Http404
+    return message, membership
+
+
+def access_editable_message(member, message_id) -> tuple[Message, Membership]:
+    """A message the member wrote and may still change: an edit is new text,
+    so a muted member may not make one."""
+    message, membership = _message_and_membership(member, message_id)
+    if message.author_id != member.pk:
+        raise Forbidden(_("You can only change your own messages."))
+    require_can_post(membership)
+    return message, membership
+
+
+def access_deletable_message(member, message_id) -> tuple[Message, Membership]:
+    """A message the member wrote, or any message when they moderate the
+    community."""
+    message, membership = _message_and_membership(member, message_id)
+    if message.author_id != member.pk and not membership.is_moderator:
+        raise Forbidden(_("You can only delete your own messages."))
     return message, membership

@@ -4,7 +4,7 @@ live socket only pushes. Every view starts with chat.access."""
 import uuid
 
 from django.contrib import messages as flash
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -199,10 +199,7 @@ def message_create(request, topic_id):
 @require_POST
 def message_edit(request, message_id):
     try:
-        message, membership = access.access_own_message(request.user, message_id)
-        # An edit is new text: a muted member may not post it.
-        access.require_can_post(membership)
-        message = Message.objects.get(pk=message.pk)
+        message, _membership = access.access_editable_message(request.user, message_id)
         actions.edit_message(message=message, body=request.POST.get("body", ""))
     except NotAllowed as exc:
         return _plain(str(exc), exc.status)
@@ -211,12 +208,10 @@ def message_edit(request, message_id):
 
 @require_POST
 def message_delete(request, message_id):
-    message = Message.objects.filter(pk=message_id).first()
-    if message is None:
-        raise Http404
-    _topic, membership = access.access_topic(request.user, message.topic_id)
-    if message.author_id != request.user.pk and not membership.is_moderator:
-        return _plain(_("You can only delete your own messages."), 403)
+    try:
+        message, _membership = access.access_deletable_message(request.user, message_id)
+    except NotAllowed as exc:
+        return _plain(str(exc), exc.status)
     actions.delete_message(message=message)
     return _message_response(request, message)
 
@@ -224,7 +219,6 @@ def message_delete(request, message_id):
 @require_POST
 def message_like(request, message_id):
     message, _membership = access.access_message(request.user, message_id)
-    message = Message.objects.get(pk=message.pk)
     try:
         message, liked = actions.toggle_like(member=request.user, message=message)
     except NotAllowed as exc:
