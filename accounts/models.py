@@ -194,6 +194,11 @@ class BlockQuerySet(models.QuerySet):
             Q(blocks_received__blocker=member) | Q(blocks_made__blocked=member)
         ).values("pk")
 
+    def hidden_id_set(self, member) -> frozenset[int]:
+        """hidden_ids_for, evaluated: for checks in Python (templates, the
+        live consumer's per-frame filter)."""
+        return frozenset(self.hidden_ids_for(member).values_list("pk", flat=True))
+
     def between(self, a, b):
         return self.filter(Q(blocker=a, blocked=b) | Q(blocker=b, blocked=a))
 

@@ -29,7 +29,7 @@ def _authorize_streams(user, topic_ids: list[str]) -> tuple[list[int], frozenset
     and the members hidden from them by a block. Raises Http404 on any topic
     they may not read."""
     topics = [access.access_topic(user, topic_id)[0].pk for topic_id in topic_ids]
-    hidden = frozenset(Block.objects.hidden_ids_for(user).values_list("pk", flat=True))
+    hidden = Block.objects.hidden_id_set(user)
     return topics, hidden
 
 

@@ -47,10 +47,6 @@ def _page_of(topic, member, *, before: int | None = None):
     return rows, has_older
 
 
-def _hidden_ids(member) -> set[int]:
-    return set(Block.objects.hidden_ids_for(member).values_list("pk", flat=True))
-
-
 def _liked_ids(member, rows) -> set[int]:
     return set(
         Like.objects.filter(
@@ -86,7 +82,7 @@ def topic_detail(request, topic_id):
             "divider_before": divider_before if last_read_id else None,
             "synced_at": synced_at.isoformat(),
             "client_id": uuid.uuid4().hex,
-            "hidden_ids": _hidden_ids(request.user),
+            "hidden_ids": Block.objects.hidden_id_set(request.user),
         },
     )
 
@@ -114,7 +110,7 @@ def message_list(request, topic_id):
                 "rows": rows,
                 "has_older": has_older,
                 "liked_ids": _liked_ids(request.user, rows),
-                "hidden_ids": _hidden_ids(request.user),
+                "hidden_ids": Block.objects.hidden_id_set(request.user),
             },
         )
     if after is None:
@@ -144,7 +140,7 @@ def message_list(request, topic_id):
             "rows": rows,
             "changed": changed,
             "liked_ids": _liked_ids(request.user, rows + changed),
-            "hidden_ids": _hidden_ids(request.user),
+            "hidden_ids": Block.objects.hidden_id_set(request.user),
         },
     )
     response["X-Synced-At"] = now.isoformat()
@@ -190,7 +186,7 @@ def message_create(request, topic_id):
             "message": message,
             "liked_ids": set(),
             # A quote of a member who blocked the sender since is masked.
-            "hidden_ids": _hidden_ids(request.user),
+            "hidden_ids": Block.objects.hidden_id_set(request.user),
         },
         status=201 if created else 200,
     )
@@ -248,7 +244,7 @@ def _message_response(request, message, liked_ids=None):
         {
             "message": message,
             "liked_ids": liked_ids,
-            "hidden_ids": _hidden_ids(request.user),
+            "hidden_ids": Block.objects.hidden_id_set(request.user),
         },
     )
 
