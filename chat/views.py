@@ -67,7 +67,7 @@ def topic_detail(request, topic_id):
         (m.pk for m in rows if m.pk > last_read_id and m.author_id != request.user.pk),
         None,
     )
-    if rows:
+    if rows and rows[-1].pk > last_read_id:
         actions.mark_read(member=request.user, topic=topic, last_id=rows[-1].pk)
     return TemplateResponse(
         request,
