@@ -2,6 +2,7 @@ import uuid
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Case, Value, When
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -15,6 +16,12 @@ from communities.forms import CommunityEditForm, CommunityForm, DirectoryForm, T
 from communities.models import Community, Membership, Topic
 
 PAGE_SIZE = 20
+# The member list shows the owner first, then moderators, then members.
+ROLE_ORDER = Case(
+    When(role=Membership.Role.OWNER, then=Value(0)),
+    When(role=Membership.Role.MODERATOR, then=Value(1)),
+    default=Value(2),
+)
 
 
 def directory(request):
@@ -148,7 +155,7 @@ def member_list(request, community_id):
     members = (
         community.memberships.filter(status=Membership.Status.ACTIVE)
         .select_related("member")
-        .order_by("role", "member__nickname_key")
+        .order_by(ROLE_ORDER, "member__nickname_key")
     )
     page = Paginator(members, 50).get_page(request.GET.get("page"))
     pending = None

@@ -1067,3 +1067,17 @@ def test_member_list_query_count_stays_flat_as_members_grow(owner, member_factor
         assert rows() == 33 + 32
 
     assert len(few) == len(many), [q["sql"] for q in many.captured_queries]
+
+
+def test_member_list_shows_the_owner_then_moderators_then_members(
+    owner, ben, chika, daichi
+):
+    community = make_community(owner)
+    put(community, ben)
+    put(community, chika, role="moderator")
+    put(community, daichi)
+
+    page = text(client_for(ben).get(f"/communities/{community.pk}/members/"))
+
+    names = re.findall(r"<span>(aiko|ben|chika|daichi)</span>", page)
+    assert names == ["aiko", "chika", "ben", "daichi"]
