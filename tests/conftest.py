@@ -4,6 +4,7 @@ import factory
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import translation
 
 from accounts.models import Member
 from tests import services
@@ -109,6 +110,16 @@ def _require_real_services_in_ci(request):
 @pytest.fixture
 def redis_url():
     return services.redis_url()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # LocaleMiddleware leaves the last request's language active in the test
+    # client's thread; a page fetched in Japanese must not make the next
+    # test's messages Japanese.
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)
