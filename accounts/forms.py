@@ -32,12 +32,16 @@ class LoginForm(AllauthLoginForm):
 
 
 class JoinForm(forms.Form):
+    # One limit, nicknames.MAX_LENGTH, for the model, the validator and what
+    # the browser lets a person type; the validator measures it after
+    # normalising and says so in its own words (no second, generic message).
     nickname = forms.CharField(
         label=_("Nickname"),
-        max_length=nicknames.MAX_LENGTH * 2,
         validators=[nicknames.validate_nickname],
         help_text=_("How other members will know you. Not your real name."),
-        widget=forms.TextInput(attrs={"autocomplete": "username"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "username", "maxlength": nicknames.MAX_LENGTH}
+        ),
     )
     password1 = forms.CharField(
         label=_("Password"),
