@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from tests.accounts.helpers import logged_in_member_id
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, client_for
 from tests.test_settings import environment, python
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +154,100 @@ def test_failures_on_one_nickname_do_not_lock_another(aiko, ben):
     log_in(client, "ben", PASSWORD)
 
     assert logged_in_member_id(client) == ben.pk
+
+
+# --- The admin has no login of its own ----------------------------------------------
+
+ADMIN = "/admin/"
+
+
+@pytest.fixture
+def boss(member_factory):
+    return member_factory(nickname="boss", is_staff=True, is_superuser=True)
+
+
+def credentials(password: str) -> dict[str, str]:
+    # Both forms' field names: Django's admin login asks for "username",
+    # allauth's for "login".
+    return {"username": "boss", "login": "boss", "password": password}
+
+
+def test_the_admin_login_path_takes_no_password_even_after_fifteen_wrong_ones(boss):
+    client = Client()
+    admin_login = f"/admin/login/?next={ADMIN}"
+    for _ in range(15):
+        client.post(admin_login, credentials(WRONG))
+
+    client.post(admin_login, credentials(PASSWORD))
+
+    assert logged_in_member_id(client) is None
+    assert client.get(ADMIN).status_code == 302
+
+
+def test_the_admin_sends_visitors_to_the_member_login_where_failures_are_throttled(
+    boss,
+):
+    client = Client()
+    page = client.get(ADMIN, follow=True)
+    login_url = page.redirect_chain[-1][0]
+    assert login_url == f"/accounts/login/?next={ADMIN}"
+
+    for _ in range(15):
+        client.post(login_url, credentials(WRONG))
+    response = client.post(login_url, credentials(PASSWORD))
+
+    assert THROTTLED in response.text
+    assert logged_in_member_id(client) is None
+    assert client.get(ADMIN).status_code == 302
+
+
+def test_staff_reach_the_admin_through_the_member_login(boss):
+    client = Client()
+    login_url = client.get(ADMIN, follow=True).redirect_chain[-1][0]
+
+    response = client.post(login_url, credentials(PASSWORD), follow=True)
+
+    assert response.redirect_chain[-1][0] == ADMIN
+    assert response.status_code == 200
+    assert logged_in_member_id(client) == boss.pk
+
+
+def test_the_admin_login_does_not_send_anyone_to_another_site(boss):
+    client = Client()
+
+    response = client.get("/admin/login/?next=https://evil.example/")
+
+    assert response["Location"] == f"/accounts/login/?next={ADMIN}"
+
+
+def test_a_logged_in_member_who_is_not_staff_is_refused_plainly_not_looped(
+    member_client,
+):
+    response = member_client.get(ADMIN, follow=True)
+
+    assert response.status_code == 403
+    assert len(response.redirect_chain) == 1
+
+
+def test_staff_logged_in_at_the_admin_login_go_on_to_the_admin(boss):
+    response = client_for(boss).get(f"/admin/login/?next={ADMIN}")
+
+    assert response.status_code == 302
+    assert response["Location"] == ADMIN
+
+
+def test_the_admin_logout_is_the_member_logout(boss):
+    client = client_for(boss)
+
+    response = client.post("/admin/logout/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+    assert logged_in_member_id(client) is None
+
+
+def test_the_admin_password_change_is_the_member_one(boss):
+    response = client_for(boss).get("/admin/password_change/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/password/change/"
