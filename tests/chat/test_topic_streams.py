@@ -30,6 +30,23 @@ def message_id_in(frame: str) -> int:
     return int(frame.split('id="message-', 1)[1].split('"', 1)[0])
 
 
+async def everything_sent(socket, quiet=NOTHING_TIMEOUT) -> list[dict]:
+    """Every output the application sent on `socket`, frames and close alike,
+    in order, once it has stayed quiet for `quiet` seconds. Call it after the
+    event under test has reached a socket that should get it: then anything
+    wrongly sent to this one has been sent too."""
+    outputs = []
+    while not await socket.receive_nothing(timeout=quiet):
+        outputs.append(await socket.receive_output())
+    return outputs
+
+
+def closed_with(code: int) -> list[dict]:
+    """What a socket refused with `code` sent: the close, and no frame before
+    or after it."""
+    return [{"type": "websocket.close", "code": code}]
+
+
 # --- Two members talk -------------------------------------------------------------
 
 
@@ -116,13 +133,13 @@ async def test_who_is_not_an_active_member_cannot_subscribe_to_a_topic(
     watcher = await open_socket(other_member, topic)
 
     socket = await open_socket(member, topic)
-
-    assert await close_code(socket) == broadcast.CLOSE_FORBIDDEN == 4403
-    # Nothing of the topic reaches them before or after the close: a member's
-    # message goes to the member watching, and to no one else.
     await asend(await alogin(other_member), topic, "members only")
+
+    # The member watching got the message; the refused socket got its close
+    # (4403) and nothing else, neither before nor after it.
     assert "members only" in await watcher.receive_from(timeout=RECEIVE_TIMEOUT)
-    assert await socket.receive_nothing(timeout=NOTHING_TIMEOUT)
+    assert await everything_sent(socket) == closed_with(broadcast.CLOSE_FORBIDDEN)
+    assert broadcast.CLOSE_FORBIDDEN == 4403
 
 
 async def test_a_forbidden_topic_among_allowed_ones_refuses_the_whole_socket(
@@ -270,6 +287,43 @@ async def test_member_hidden_by_a_block_does_not_receive_that_authors_live_messa
     assert await aiko.receive_nothing(timeout=NOTHING_TIMEOUT)
 
 
+async def test_reply_quoting_an_author_hidden_by_a_block_does_not_reach_the_blocker(
+    member,
+    other_member,
+    third_member,
+    membership,
+    other_membership,
+    topic,
+    open_socket,
+):
+    # chika blocked ben; aiko (hidden from no one) replies to ben, so the
+    # reply's fragment carries ben's words in its quote.
+    await database_sync_to_async(Block.objects.create)(
+        blocker=third_member, blocked=other_member
+    )
+    aiko = await open_socket(member, topic)
+    ben = await open_socket(other_member, topic)
+    chika = await open_socket(third_member, topic)
+    aiko_client = await alogin(member)
+    await asend(await alogin(other_member), topic, "ben's own words")
+    original = message_id_in(await ben.receive_from(timeout=RECEIVE_TIMEOUT))
+    assert message_id_in(await aiko.receive_from(timeout=RECEIVE_TIMEOUT)) == original
+
+    reply = await asend(aiko_client, topic, "quoting ben", reply_to=original)
+    await asend(aiko_client, topic, "not a reply")
+
+    assert reply.status_code == 201
+    for socket in (aiko, ben):
+        quote = await socket.receive_from(timeout=RECEIVE_TIMEOUT)
+        assert "quoting ben" in quote and "ben&#x27;s own words" in quote
+        assert "not a reply" in await socket.receive_from(timeout=RECEIVE_TIMEOUT)
+    # chika's first frame is the plain message sent after the reply: the
+    # reply, and ben's words quoted in it, never reached her.
+    first = await chika.receive_from(timeout=RECEIVE_TIMEOUT)
+    assert "not a reply" in first and "quoting ben" not in first
+    assert await chika.receive_nothing(timeout=NOTHING_TIMEOUT)
+
+
 # --- Real Redis -----------------------------------------------------------------------
 
 
@@ -302,6 +356,7 @@ async def test_leaving_a_community_takes_its_topics_off_open_sockets_at_once(
     assert await close_code(socket) == broadcast.CLOSE_RECHECK == 4408
     # ...and the reconnect is refused the topic she left.
     again = await open_socket(member, topic)
-    assert await close_code(again) == 4403
+    watcher = await open_socket(other_member, topic)
     await asend(await alogin(other_member), topic, "after she left")
-    assert await again.receive_nothing(timeout=NOTHING_TIMEOUT)
+    assert "after she left" in await watcher.receive_from(timeout=RECEIVE_TIMEOUT)
+    assert await everything_sent(again) == closed_with(4403)
