@@ -109,7 +109,6 @@ def invitation_list(request):
             "max_open": settings.INVITATION_MAX_OPEN,
             "valid_days": settings.INVITATION_VALID_DAYS,
         },
-        status=400 if request.method == "POST" and form.errors else 200,
     )
 
 
@@ -176,7 +175,6 @@ def join(request, token=None):
         request,
         "accounts/join.html",
         {"form": form, "invitation": invitation},
-        status=400 if form.errors else 200,
     )
 
 

@@ -1,10 +1,11 @@
 """Topic pages and the writes in them. Writes go over HTTP (htmx posts); the
 live socket only pushes. Every view starts with chat.access."""
 
+import functools
 import uuid
 
 from django.contrib import messages as flash
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -15,8 +16,9 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Block
 from chat import access, actions, fragments
 from chat.models import Like, Message
-from communities.access import AccessDenied, NotAllowed
+from communities.access import NotAllowed
 from communities.models import TopicRead
+from project.refusals import refusal
 
 PAGE_SIZE = 50
 CATCHUP_LIMIT = 200
@@ -27,11 +29,32 @@ def _plain(text: str, status: int) -> HttpResponse:
 
 
 def _refused(request, topic, reason: str, status: int = 400):
-    """A refused write: plain text for the composer, or a flash and the page."""
+    """A refused send: the reason for the composer (project/refusals.py), or a
+    flash and the page for a plain form post."""
     if request.htmx:
-        return _plain(reason, status)
+        return refusal(request, reason, status)
     flash.error(request, reason)
     return redirect(topic)
+
+
+def _strangers_refused_at_the_composer(view):
+    """A write from the topic page to a topic or message the member may not
+    see (left, banned, never there, or no such id: the same words for each) is
+    refused at the composer; a 404 page's HTML would show there as markup.
+    Plain requests get the 404 page."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            if not request.htmx:
+                raise
+            return refusal(
+                request, _("Only members of this community can do that."), 404
+            )
+
+    return wrapped
 
 
 def _page_of(topic, member, *, before: int | None = None):
@@ -149,18 +172,12 @@ def message_list(request, topic_id):
 
 
 @require_POST
+@_strangers_refused_at_the_composer
 def message_create(request, topic_id):
     """Send a message. Answers 201 with the message as an out-of-band fragment
     (the page de-duplicates it with the copy the socket brings), or 200 for a
     resend of a message already saved; refusals are plain text."""
-    try:
-        topic, membership = access.access_topic(request.user, topic_id)
-    except AccessDenied:
-        if not request.htmx:
-            raise
-        # The composer shows the answer's text: a 404 page's HTML would show
-        # as markup. The same words for a topic that does not exist.
-        return _plain(_("Only members of this community can do that."), 404)
+    topic, membership = access.access_topic(request.user, topic_id)
     try:
         reply_to = int(request.POST.get("reply_to") or 0) or None
     except ValueError:
@@ -193,32 +210,35 @@ def message_create(request, topic_id):
 
 
 @require_POST
+@_strangers_refused_at_the_composer
 def message_edit(request, message_id):
     try:
         message, _membership = access.access_editable_message(request.user, message_id)
         actions.edit_message(message=message, body=request.POST.get("body", ""))
     except NotAllowed as exc:
-        return _plain(str(exc), exc.status)
+        return refusal(request, str(exc), exc.status)
     return _message_response(request, message)
 
 
 @require_POST
+@_strangers_refused_at_the_composer
 def message_delete(request, message_id):
     try:
         message, _membership = access.access_deletable_message(request.user, message_id)
     except NotAllowed as exc:
-        return _plain(str(exc), exc.status)
+        return refusal(request, str(exc), exc.status)
     actions.delete_message(message=message)
     return _message_response(request, message)
 
 
 @require_POST
+@_strangers_refused_at_the_composer
 def message_like(request, message_id):
     message, _membership = access.access_message(request.user, message_id)
     try:
         message, liked = actions.toggle_like(member=request.user, message=message)
     except NotAllowed as exc:
-        return _plain(str(exc), exc.status)
+        return refusal(request, str(exc), exc.status)
     if not request.htmx:
         return redirect(message.topic)
     return TemplateResponse(

@@ -105,7 +105,6 @@ def _community_form(request, form, community, save):
         request,
         "communities/community_form.html",
         {"form": form, "community": community},
-        status=400 if form.errors else 200,
     )
 
 
@@ -285,5 +284,4 @@ def topic_create(request, community_id):
         request,
         "communities/topic_form.html",
         {"form": form, "community": community, "client_id": uuid.uuid4().hex},
-        status=400 if form.errors else 200,
     )

@@ -17,6 +17,17 @@
   var errorBox = document.getElementById("composer-" + topicId + "-error");
   var coarse = window.matchMedia("(pointer: coarse)").matches;
 
+  // Why a request of this page did not go through, or null when it did. The
+  // server answers a refusal to htmx with 200 and X-Refused (a 4xx would be
+  // logged by the browser as an error: project/refusals.py), its reason as
+  // plain text; no answer at all means the network failed.
+  function refusalOf(event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || !xhr.status) return textarea.dataset.offline;
+    if (event.detail.successful && !xhr.getResponseHeader("X-Refused")) return null;
+    return (xhr.responseText || "").slice(0, 300) || textarea.dataset.offline;
+  }
+
   function newClientId() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     return Date.now().toString(36) + Math.random().toString(36).slice(2);
@@ -175,12 +186,12 @@
     var id = xhr && event.detail.requestConfig ? event.detail.requestConfig.headers["X-Client-Id"] : null;
     var sent = id ? pending[id] : null;
     if (id) delete pending[id];
-    if (event.detail.successful) {
+    var reason = refusalOf(event);
+    if (reason === null) {
       toBottom();
       return;
     }
-    var reason = xhr && xhr.status ? (xhr.responseText || "").slice(0, 300) : "";
-    errorBox.textContent = reason || textarea.dataset.offline;
+    errorBox.textContent = reason;
     if (sent && textarea.value.trim() === "") {
       textarea.value = sent.body;
       if (sent.edit) startEditing(sent.edit.url, sent.body);
@@ -256,9 +267,10 @@
   });
   replyBanner.querySelector("[data-reply-cancel]").addEventListener("click", clearReply);
 
-  // Refusals are plain-text reasons for the composer. Under DEBUG, django-htmx's
+  // Refusals come as 200 (see refusalOf), but a plain-text 4xx can still come
+  // from elsewhere (a middleware refusing bad input). Under DEBUG, django-htmx's
   // helper (a document listener) would replace the whole page with any 400/403/
-  // 404 answer; keep ours from reaching it. Django's HTML error pages still do.
+  // 404 answer; keep plain text from reaching it. Django's HTML error pages still do.
   chat.addEventListener("htmx:beforeOnLoad", function (event) {
     var xhr = event.detail.xhr;
     if (xhr && xhr.status >= 400 &&
@@ -269,10 +281,8 @@
 
   // Refused deletes and likes say why at the composer.
   log.addEventListener("htmx:afterRequest", function (event) {
-    if (event.detail.successful) return;
-    var xhr = event.detail.xhr;
-    errorBox.textContent = xhr && xhr.status
-      ? (xhr.responseText || "").slice(0, 300) : textarea.dataset.offline;
+    var reason = refusalOf(event);
+    if (reason !== null) errorBox.textContent = reason;
   });
 
   toBottom();

@@ -86,6 +86,16 @@ alogin = database_sync_to_async(client_for)
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
+def refused(response) -> tuple[int, str]:
+    """What an htmx request was refused with: the status the refusal stands for
+    and the member-facing reason. htmx refusals answer 200 (project/refusals.py),
+    so a browser logs no error for them; X-Refused carries the status."""
+    assert response.status_code == 200, response.status_code
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["HX-Reswap"] == "none"
+    return int(response["X-Refused"]), response.content.decode()
+
+
 def send(client, topic, body, *, client_id=None, htmx=True, **fields):
     """POST the composer form of `topic` the way htmx does (or a plain form)."""
     data = {"body": body, "client_id": client_id or uuid.uuid4().hex, **fields}

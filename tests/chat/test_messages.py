@@ -32,11 +32,14 @@ from tests.chat.conftest import (
     asend,
     client_for,
     elements,
+    refused,
     send,
     set_status,
 )
 from tests.conftest import MemberFactory
 from tests.factories import MessageFactory, TopicFactory
+
+NOT_A_MEMBER = "Only members of this community can do that."
 
 live = pytest.mark.django_db(transaction=True)
 
@@ -301,8 +304,7 @@ async def test_editing_someone_elses_message_is_refused_and_changes_nothing(
 
     response = await aact(await alogin(editor), "edit", message, body="your words")
 
-    assert response.status_code == 403
-    assert response.content.decode() == "You can only change your own messages."
+    assert refused(response) == (403, "You can only change your own messages.")
     message = await reload(message)
     assert (message.body, message.edited_at) == ("my words", None)
     assert await watcher.receive_nothing(timeout=NOTHING_TIMEOUT)
@@ -323,7 +325,7 @@ def test_edit_to_an_invalid_body_is_refused_and_changes_nothing(
 
     response = act(member_client, "edit", message, body=body)
 
-    assert (response.status_code, response.content.decode()) == (status, reason)
+    assert refused(response) == (status, reason)
     assert Message.objects.get().body == "keep me"
 
 
@@ -335,7 +337,7 @@ def test_editing_after_leaving_the_community_is_not_found(
 
     response = act(member_client, "edit", message, body="new words")
 
-    assert response.status_code == 404
+    assert refused(response) == (404, NOT_A_MEMBER)
     assert Message.objects.get().body == "old words"
 
 
@@ -344,8 +346,7 @@ def test_a_deleted_message_cannot_be_edited(member_client, member, membership, t
 
     response = act(member_client, "edit", message, body="back from the dead")
 
-    assert response.status_code == 400
-    assert response.content.decode() == "This message was deleted."
+    assert refused(response) == (400, "This message was deleted.")
     assert Message.objects.get().body != "back from the dead"
 
 
@@ -393,8 +394,7 @@ async def test_deleting_someone_elses_message_is_refused_and_changes_nothing(
 
     response = await aact(await alogin(other_member), "delete", message)
 
-    assert response.status_code == 403
-    assert response.content.decode() == "You can only delete your own messages."
+    assert refused(response) == (403, "You can only delete your own messages.")
     message = await reload(message)
     assert (message.body, message.deleted_at) == ("mine", None)
     assert await watcher.receive_nothing(timeout=NOTHING_TIMEOUT)
@@ -414,7 +414,7 @@ def test_banned_moderator_cannot_delete(
 
     response = act(client_for(daichi), "delete", message)
 
-    assert response.status_code == 404
+    assert refused(response) == (404, NOT_A_MEMBER)
     assert Message.objects.get().deleted_at is None
 
 
@@ -511,7 +511,7 @@ async def test_like_by_someone_who_may_not_see_the_message_is_not_found(
 
     response = await aact(await alogin(other_member), "like", message)
 
-    assert response.status_code == 404
+    assert refused(response) == (404, NOT_A_MEMBER)
     assert (await reload(message)).like_count == 0
     assert not await database_sync_to_async(Like.objects.exists)()
     assert await watcher.receive_nothing(timeout=NOTHING_TIMEOUT)
@@ -524,7 +524,7 @@ def test_like_of_a_deleted_message_is_refused(
 
     response = act(other_client, "like", message)
 
-    assert response.status_code == 400
+    assert refused(response) == (400, "This message was deleted.")
     assert not Like.objects.exists()
 
 
@@ -991,8 +991,7 @@ def test_a_muted_member_cannot_post_new_text_by_editing(
         **HTMX,
     )
 
-    assert response.status_code == 403
-    assert response.content.decode() == "You are muted in this community for now."
+    assert refused(response) == (403, "You are muted in this community for now.")
     assert Message.objects.get(pk=message.pk).body == "before"
 
 

@@ -711,7 +711,7 @@ def test_creating_a_community_makes_me_its_owner(ben):
 def test_a_community_needs_a_name(ben, name):
     response = client_for(ben).post("/communities/new/", create_data(name=name))
 
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert "This field is required." in text(response)
     assert not Community.objects.exists()
 
@@ -722,7 +722,7 @@ def test_a_duplicate_name_in_any_case_is_refused_clearly(owner, ben, taken):
 
     response = client_for(ben).post("/communities/new/", create_data(name=taken))
 
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert "A community with this name already exists." in text(response)
     assert Community.objects.count() == 1
     assert not Membership.objects.filter(member=ben).exists()
@@ -735,7 +735,7 @@ def test_a_duplicate_name_in_any_case_is_refused_clearly(owner, ben, taken):
 def test_an_unknown_choice_is_refused(ben, field, value):
     response = client_for(ben).post("/communities/new/", create_data(**{field: value}))
 
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert "Select a valid choice." in text(response)
     assert not Community.objects.exists()
 
@@ -772,7 +772,7 @@ def test_a_fake_image_is_refused_clearly_and_nothing_created(ben, settings):
         "/communities/new/", create_data(icon=fake_image_upload())
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert "This file is not an image we can read." in text(response)
     assert not Community.objects.exists()
     icons = settings.MEDIA_ROOT / "community-icons"
@@ -844,7 +844,7 @@ def test_editing_to_a_taken_name_is_refused_clearly(owner):
         f"/communities/{community.pk}/edit/", create_data(name="tea")
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert "A community with this name already exists." in text(response)
     assert Community.objects.get(pk=community.pk).name == "Coffee"
 
@@ -924,7 +924,7 @@ def test_a_topic_form_with_errors_saves_nothing(owner, data, error):
         f"/communities/{community.pk}/topics/new/", data | {"client_id": "c-1"}
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert error in text(response)
     assert not Topic.objects.exists()
     assert not Message.objects.exists()
