@@ -250,6 +250,24 @@ def test_inviting_someone_already_there_is_refused_and_changes_nothing(
     assert count_of(community) == before
 
 
+def test_inviting_a_friend_whose_join_request_is_pending_lets_them_in(owner, ben):
+    community = make_community(owner, join_policy="approval")
+    asked = actions.join_community(member=ben, community=community)
+    assert asked.status == Membership.Status.PENDING
+    make_friends(owner, ben)
+
+    invited = actions.invite_friend(
+        inviter=owner, community=community, friend_id=ben.pk
+    )
+
+    # They asked, a member vouched for them: in at once, and counted.
+    assert invited.status == Membership.Status.ACTIVE
+    assert status_of(community, ben) == "active"
+    assert count_of(community) == 2
+    topic = start_topic(community, ben, title="Hello from ben")
+    assert topic.community == community
+
+
 # --- Leaving ----------------------------------------------------------------------
 
 
