@@ -6,8 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chat.models import Message
-from communities.access import AccessDenied, Forbidden
-from communities.models import Membership, Topic
+from communities.access import AccessDenied, Forbidden, membership_of
+from communities.models import Community, Membership, Topic
 
 
 def access_topic(member, topic_id) -> tuple[Topic, Membership]:
@@ -34,6 +34,29 @@ def access_topic(member, topic_id) -> tuple[Topic, Membership]:
         raise AccessDenied
     topic = Topic.objects.select_related("community").get(pk=topic_id)
     return topic, membership
+
+
+def community_to_join(member, topic_id) -> tuple[Community, Membership | None]:
+    """For a member access_topic refused: the topic's community, when they may
+    see it and ask to come in (an open or approval community they are not
+    banned from), so a link to the topic shows them the way in.
+
+    Anything else is AccessDenied, which answers exactly as a topic id that
+    does not exist does: a secret community's topics stay unknown, and a
+    banned member learns nothing new."""
+    if not member.is_authenticated:
+        raise AccessDenied
+    try:
+        topic_id = int(topic_id)
+    except (TypeError, ValueError):
+        raise AccessDenied from None
+    topic = Topic.objects.select_related("community").filter(pk=topic_id).first()
+    if topic is None or topic.community.is_secret:
+        raise AccessDenied
+    membership = membership_of(member, topic.community)
+    if membership is not None and membership.status == Membership.Status.BANNED:
+        raise AccessDenied
+    return topic.community, membership
 
 
 def require_can_post(membership: Membership) -> None:

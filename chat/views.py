@@ -18,6 +18,7 @@ from chat import access, actions, fragments
 from chat.models import Like, Message
 from communities.access import NotAllowed
 from communities.models import TopicRead
+from communities.views import community_page
 from project.refusals import refusal
 
 PAGE_SIZE = 50
@@ -79,7 +80,13 @@ def _liked_ids(member, rows) -> set[int]:
 
 
 def topic_detail(request, topic_id):
-    topic, membership = access.access_topic(request.user, topic_id)
+    try:
+        topic, membership = access.access_topic(request.user, topic_id)
+    except AccessDenied:
+        # Someone who may join sees the community and the way in; anyone else
+        # gets the same "not found" as for a topic id that does not exist.
+        community, membership = access.community_to_join(request.user, topic_id)
+        return community_page(request, community, membership, topic_url=request.path)
     # Taken before the page's query: a change made meanwhile comes back in the
     # first catch-up rather than falling between the two.
     synced_at = timezone.now()

@@ -6,6 +6,7 @@ from django.db.models import Case, Value, When
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -110,6 +111,13 @@ def _community_form(request, form, community, save):
 
 def community_detail(request, community_id):
     community, membership = access.access_community(request.user, community_id)
+    return community_page(request, community, membership)
+
+
+def community_page(request, community, membership, *, topic_url=None):
+    """The community's page. With `topic_url` it answers a link to one of its
+    topics that the member may not read yet (chat.access.community_to_join):
+    the way in, and joining comes back to the topic."""
     topics = None
     if membership is not None and membership.is_active:
         topics = (
@@ -132,6 +140,7 @@ def community_detail(request, community_id):
             "topics": topics,
             "can_start_topic": access.can_start_topic(community, membership),
             "pending_count": pending_count,
+            "topic_url": topic_url,
         },
     )
 
@@ -184,8 +193,9 @@ def member_list(request, community_id):
     )
 
 
-def _act(request, community_id, do, *, back_to="detail"):
-    """Run a membership action from a POST and come back with its outcome."""
+def _act(request, community_id, do, *, back_to="detail", next_url=""):
+    """Run a membership action from a POST and come back with its outcome:
+    to `next_url` after a success when it is a page of this site."""
     community, membership = access.access_community(request.user, community_id)
     try:
         message = do(community, membership)
@@ -193,6 +203,10 @@ def _act(request, community_id, do, *, back_to="detail"):
         messages.error(request, str(exc))
     else:
         messages.success(request, message)
+        if url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=True
+        ):
+            return redirect(next_url)
         if (
             community.is_secret
             and not community.memberships.filter(
@@ -212,7 +226,8 @@ def community_join(request, community_id):
             return _("Your request to join was sent to the moderators.")
         return _("Welcome to %(name)s!") % {"name": community.name}
 
-    return _act(request, community_id, do)
+    # From a link to one of its topics, joining comes back to the topic.
+    return _act(request, community_id, do, next_url=request.POST.get("next", ""))
 
 
 @require_POST

@@ -1,3 +1,4 @@
+from allauth.account import views as allauth_views
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
@@ -23,7 +24,22 @@ urlpatterns = [
         account_views.password_reset_unavailable,
         name="password-reset-unavailable",
     ),
-    path("accounts/", include("allauth.urls")),
+    # Only the account views Enishi uses. include("allauth.urls") would also
+    # mount e-mail management (a member could attach an address), sign-up,
+    # reauthentication, login by code and reset by e-mail (docs/security.md).
+    path("accounts/login/", allauth_views.login, name="account_login"),
+    path("accounts/logout/", allauth_views.logout, name="account_logout"),
+    path(
+        "accounts/password/change/",
+        allauth_views.password_change,
+        name="account_change_password",
+    ),
+    # Where allauth sends a deactivated member who typed the right password.
+    path(
+        "accounts/inactive/",
+        allauth_views.account_inactive,
+        name="account_inactive",
+    ),
     path("communities/", include("communities.urls")),
     path("notifications/", include("presence.urls")),
     path("", include("chat.urls")),

@@ -8,7 +8,13 @@ from django.test import Client
 
 from accounts import actions
 from accounts.models import Member
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, client_for
+from tests.factories import (
+    CommunityFactory,
+    MembershipFactory,
+    MessageFactory,
+    TopicFactory,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +83,6 @@ def test_a_nickname_one_character_too_long_gets_one_clear_error_and_no_member(ai
 
     response = _join(Client(), token, "n" * 31)
 
-    assert response.status_code == 200
     errors = re.findall(r'<ul class="errorlist"[^>]*>(.*?)</ul>', response.text, re.S)
     assert len(errors) == 1
     assert "A nickname has at most 30 characters." in errors[0]
@@ -91,3 +96,140 @@ def test_a_nickname_of_exactly_the_limit_joins(aiko):
 
     assert response.status_code == 302
     assert Member.objects.filter(nickname="n" * 30).exists()
+
+
+# --- A link to a topic of a community one is not in --------------------------
+
+
+@pytest.fixture
+def place(member_factory):
+    """Makes a community of a policy with one topic and one message, and says
+    what a stranger must never see of it."""
+
+    def make(policy):
+        owner = member_factory(nickname=f"owner-{policy}")
+        community = CommunityFactory(
+            owner=owner, name=f"Club {policy}", join_policy=policy
+        )
+        topic = TopicFactory(community=community, title=f"Plans {policy}")
+        MessageFactory(topic=topic, author=owner, body=f"the secret word {policy}")
+        return community, topic
+
+    return make
+
+
+def _missing_topic_answer(client):
+    return client.get("/topics/999999/")
+
+
+def _join_forms(html: str) -> list[str]:
+    return re.findall(r'<form method="post" action="[^"]*/join/".*?</form>', html, re.S)
+
+
+@pytest.mark.parametrize(
+    ("policy", "button"), [("open", "Join to read"), ("approval", "Request to join")]
+)
+def test_stranger_following_a_topic_link_sees_the_community_and_the_way_in(
+    place, chika, policy, button
+):
+    community, topic = place(policy)
+
+    response = client_for(chika).get(topic.get_absolute_url())
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"<h1>{community.name}</h1>" in html
+    [form] = _join_forms(html)
+    assert f'action="/communities/{community.pk}/join/"' in form
+    assert f'name="next" value="{topic.get_absolute_url()}"' in form
+    assert f">{button}</button>" in form
+    # Nothing of the topic itself: its title and messages are for members.
+    assert "the secret word" not in html
+    assert topic.title not in html
+    assert 'ws-connect="/ws/live/"' in html  # no topic stream on this page
+
+
+@pytest.mark.parametrize("policy", ["open", "approval"])
+def test_joining_from_a_topic_link_comes_back_to_the_topic(place, chika, policy):
+    community, topic = place(policy)
+    client = client_for(chika)
+
+    response = client.post(
+        f"/communities/{community.pk}/join/", {"next": topic.get_absolute_url()}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == topic.get_absolute_url()
+    page = client.get(response["Location"]).content.decode()
+    if policy == "open":
+        assert "the secret word open" in page
+    else:
+        assert "You asked to join. The moderators have not answered yet." in page
+        assert "the secret word" not in page
+
+
+@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/x"])
+def test_joining_never_goes_to_another_site(place, chika, next_url):
+    community, _topic = place("open")
+
+    response = client_for(chika).post(
+        f"/communities/{community.pk}/join/", {"next": next_url}
+    )
+
+    assert response["Location"] == f"/communities/{community.pk}/"
+
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        ("pending", "You asked to join. The moderators have not answered yet."),
+        ("invited", "You were invited to this community."),
+    ],
+)
+def test_a_request_or_invitation_in_progress_shows_where_it_stands(
+    place, chika, status, says
+):
+    community, topic = place("approval")
+    MembershipFactory(community=community, member=chika, status=status)
+
+    response = client_for(chika).get(topic.get_absolute_url())
+
+    assert response.status_code == 200
+    assert says in response.content.decode()
+    assert "the secret word" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("policy", "status"),
+    [
+        ("secret", None),
+        ("secret", "pending"),
+        ("secret", "invited"),
+        ("secret", "banned"),
+        ("open", "banned"),
+        ("approval", "banned"),
+    ],
+)
+def test_secret_topics_and_banned_members_get_exactly_the_missing_topic_answer(
+    place, chika, policy, status
+):
+    community, topic = place(policy)
+    if status:
+        MembershipFactory(community=community, member=chika, status=status)
+    client = client_for(chika)
+
+    found = client.get(topic.get_absolute_url())
+    missing = _missing_topic_answer(client)
+
+    assert found.status_code == missing.status_code == 404
+    assert found.content == missing.content
+
+
+def test_a_member_still_reads_the_topic(place, chika):
+    community, topic = place("approval")
+    MembershipFactory(community=community, member=chika)
+
+    html = client_for(chika).get(topic.get_absolute_url()).content.decode()
+
+    assert "the secret word approval" in html
+    assert not _join_forms(html)

@@ -40,11 +40,12 @@ PAGES = {
 }
 
 LOGIN = 302
-# Who may see that the community exists, but not its insides.
+# Who may see that the community exists, but not its insides. A link to one of
+# its topics shows the community's page and the way in (no topic, no messages).
 OUTSIDE = {
     "community": 200,
     "members": 404,
-    "topic": 404,
+    "topic": 200,
     "topic_create": 404,
     "edit": 404,
     "icon": 200,
@@ -58,6 +59,9 @@ INSIDE = {
     "icon": 200,
 }
 OWNER = INSIDE | {"edit": 200}
+# A secret community's topics, and any topic of a community one is banned
+# from, answer as a missing topic does.
+NO_WAY_IN = OUTSIDE | {"topic": 404}
 NOTHING = dict.fromkeys(PAGES, 404)
 TO_LOGIN = dict.fromkeys(PAGES, LOGIN)
 
@@ -68,8 +72,8 @@ EXPECTED = {
     # only be left over from before the owner made the community secret.
     "pending": {"open": OUTSIDE, "approval": OUTSIDE, "secret": NOTHING},
     # An invitee may look at the community they are invited to, not inside it.
-    "invited": {"open": OUTSIDE, "approval": OUTSIDE, "secret": OUTSIDE},
-    "banned": {"open": OUTSIDE, "approval": OUTSIDE, "secret": NOTHING},
+    "invited": {"open": OUTSIDE, "approval": OUTSIDE, "secret": NO_WAY_IN},
+    "banned": {"open": NO_WAY_IN, "approval": NO_WAY_IN, "secret": NOTHING},
     "member": {"open": INSIDE, "approval": INSIDE, "secret": INSIDE},
     "moderator": {"open": INSIDE, "approval": INSIDE, "secret": INSIDE},
     "owner": {"open": OWNER, "approval": OWNER, "secret": OWNER},

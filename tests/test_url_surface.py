@@ -1,0 +1,183 @@
+"""Every URL the project answers is one the product means to have.
+
+The walk goes through Django's resolver (includes, namespaces, the admin's
+generated routes), not a hand list, so a route that arrives with a library's
+include() or a new admin registration shows up here by name. To add a route on
+purpose, add it to the allow-list below in the same commit.
+"""
+
+from collections import Counter
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from accounts.models import Member
+from tests.conftest import PASSWORD
+
+
+def admin_model(app_label: str, model: str) -> dict[str, str | None]:
+    """The routes Django's admin generates for one registered model."""
+    prefix = f"admin/{app_label}/{model}/"
+    name = f"admin:{app_label}_{model}"
+    return {
+        prefix: f"{name}_changelist",
+        f"{prefix}add/": f"{name}_add",
+        f"{prefix}<path:object_id>/history/": f"{name}_history",
+        f"{prefix}<path:object_id>/delete/": f"{name}_delete",
+        f"{prefix}<path:object_id>/change/": f"{name}_change",
+        # Old-style links to an object: redirects to its change page.
+        f"{prefix}<path:object_id>/": None,
+    }
+
+
+# Route (as the resolver spells it, includes joined) -> URL name.
+ALLOWED: dict[str, str | None] = {
+    "": "home",
+    "i18n/setlang/": "set_language",
+    # Members and invitations.
+    "join/": "accounts:join-open",
+    "join/<str:token>/": "accounts:join",
+    "friends/": "accounts:friend-list",
+    "invitations/": "accounts:invitation-list",
+    "invitations/<int:invitation_id>/revoke/": "accounts:invitation-revoke",
+    "settings/profile/": "accounts:profile-edit",
+    "members/<str:nickname>/": "accounts:member-detail",
+    "members/<str:nickname>/avatar/": "accounts:member-avatar",
+    # The account views allauth serves: log in and out, change one's password,
+    # and the page a deactivated member's correct password leads to.
+    "accounts/login/": "account_login",
+    "accounts/logout/": "account_logout",
+    "accounts/inactive/": "account_inactive",
+    "accounts/password/change/": "account_change_password",
+    # Ours: no e-mail, so no reset link; no sign-up but by invitation.
+    "accounts/password/reset/": "password-reset-unavailable",
+    "accounts/signup/": None,
+    # Communities, topics and messages.
+    "communities/": "communities:directory",
+    "communities/mine/": "communities:mine",
+    "communities/new/": "communities:create",
+    "communities/<int:community_id>/": "communities:detail",
+    "communities/<int:community_id>/edit/": "communities:edit",
+    "communities/<int:community_id>/icon/": "communities:icon",
+    "communities/<int:community_id>/members/": "communities:members",
+    "communities/<int:community_id>/join/": "communities:join",
+    "communities/<int:community_id>/leave/": "communities:leave",
+    "communities/<int:community_id>/invite/": "communities:invite",
+    "communities/<int:community_id>/requests/<int:member_id>/": (
+        "communities:request-decide"
+    ),
+    "communities/<int:community_id>/members/<int:member_id>/role/": (
+        "communities:member-role"
+    ),
+    "communities/<int:community_id>/topics/new/": "communities:topic-create",
+    "topics/<int:topic_id>/": "chat:topic-detail",
+    "topics/<int:topic_id>/messages/": "chat:message-list",
+    "topics/<int:topic_id>/send/": "chat:message-create",
+    "topics/<int:topic_id>/read/": "chat:topic-read",
+    "messages/<int:message_id>/edit/": "chat:message-edit",
+    "messages/<int:message_id>/delete/": "chat:message-delete",
+    "messages/<int:message_id>/like/": "chat:message-like",
+    "notifications/": "presence:notifications",
+    # The admin (staff only; its login is the member login).
+    "admin/": "admin:index",
+    "admin/login/": "admin:login",
+    "admin/logout/": "admin:logout",
+    "admin/password_change/": "admin:password_change",
+    "admin/password_change/done/": "admin:password_change_done",
+    "admin/autocomplete/": "admin:autocomplete",
+    "admin/jsi18n/": "admin:jsi18n",
+    "admin/r/<path:content_type_id>/<path:object_id>/": "admin:view_on_site",
+    "admin/^(?P<app_label>auth|accounts)/$": "admin:app_list",
+    # Unknown admin paths: a redirect to the login, not a 404 that tells.
+    "admin/(?P<url>.*)$": None,
+    **admin_model("auth", "group"),
+    **admin_model("accounts", "member"),
+    "admin/accounts/member/<id>/password/": "admin:auth_user_password_change",
+    **admin_model("accounts", "invitation"),
+    **admin_model("accounts", "friendship"),
+}
+
+
+def resolvable_routes(resolver=None, prefix="", namespace=None):
+    """(route, name) for every pattern under `resolver`, includes expanded."""
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            inner = namespace
+            if pattern.namespace:
+                inner = (
+                    f"{namespace}:{pattern.namespace}"
+                    if namespace
+                    else (pattern.namespace)
+                )
+            yield from resolvable_routes(pattern, route, inner)
+        else:
+            assert isinstance(pattern, URLPattern)
+            name = pattern.name
+            if name and namespace:
+                name = f"{namespace}:{name}"
+            yield route, name
+
+
+def test_every_resolvable_url_is_one_the_product_means_to_have():
+    found = list(resolvable_routes())
+    found_set = set(found)
+    allowed = set(ALLOWED.items())
+
+    unexpected = sorted(found_set - allowed, key=str)
+    vanished = sorted(allowed - found_set, key=str)
+    counts = Counter(route for route, _ in found)
+    twice = sorted(route for route, count in counts.items() if count > 1)
+
+    assert not unexpected, f"routes the product does not mean to have: {unexpected}"
+    assert not vanished, f"allow-listed routes that are gone: {vanished}"
+    assert not twice, f"routes mounted twice (the first one wins): {twice}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/email/",
+        "/accounts/password/set/",
+        "/accounts/reauthenticate/",
+        "/accounts/confirm-email/",
+        "/accounts/password/reset/done/",
+        "/accounts/login/code/confirm/",
+    ],
+)
+def test_allauths_other_account_pages_are_not_there(member_client, path):
+    assert member_client.get(path).status_code == 404
+
+
+def test_a_member_whose_password_was_disabled_is_logged_out_not_shown_an_error(
+    member, member_client
+):
+    # allauth's password change page redirects a member without a usable
+    # password to its "set password" page, which is not mounted. Such a
+    # member's session ends with the password change (the session hash holds
+    # the password), so they reach the login, never a missing URL.
+    Member.objects.filter(pk=member.pk).update(password=make_password(None))
+
+    response = member_client.get("/accounts/password/change/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_deactivated_members_right_password_leads_to_enishis_own_page(
+    member_factory, client
+):
+    member_factory(nickname="sleepy", is_active=False)
+
+    response = client.post(
+        "/accounts/login/", {"login": "sleepy", "password": PASSWORD}, follow=True
+    )
+
+    assert response.redirect_chain == [("/accounts/inactive/", 302)]
+    assert "This account has been deactivated" in response.text
+    # allauth's bare layout offered "Sign Up", a page Enishi does not have.
+    assert "/accounts/signup/" not in response.text
+    assert 'class="site-header"' in response.text
+    assert "_auth_user_id" not in client.session
