@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Block
 from chat import access, actions, fragments
 from chat.models import Like, Message
-from communities.access import NotAllowed
+from communities.access import AccessDenied, NotAllowed
 from communities.models import TopicRead
 from communities.views import community_page
 from project.refusals import refusal
