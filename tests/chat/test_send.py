@@ -7,17 +7,22 @@ are plain text for the composer, with 200 and the refusal's status in X-Refused
 the error as a flash message.
 """
 
+import asyncio
 import re
+import threading
 import uuid
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from chat import actions
 from chat.actions import MAX_LENGTH, RATE_LIMIT
 from chat.models import Message
 from communities.models import Membership
@@ -386,6 +391,43 @@ async def test_same_client_id_twice_makes_one_message_and_one_broadcast(
     assert message_ids(first.content.decode()) == [message.pk]
     assert message_ids(second.content.decode()) == [message.pk]
     assert message_ids(broadcast) == [message.pk]
+    assert await watcher.receive_nothing(timeout=NOTHING_TIMEOUT)
+
+
+async def test_same_client_id_sent_twice_at_once_makes_one_message_and_one_broadcast(
+    member, membership, topic, watcher, monkeypatch
+):
+    # Two tabs resend at the same moment. Each request is held right after the
+    # resend check until the other has passed it too, so neither finds the
+    # other's message there: the database's unique (author, client_id) decides.
+    both_checked = threading.Barrier(2)
+    render_body = actions._render_body
+
+    def after_both_checked(*args, **kwargs):
+        both_checked.wait(timeout=RECEIVE_TIMEOUT)
+        return render_body(*args, **kwargs)
+
+    monkeypatch.setattr(actions, "_render_body", after_both_checked)
+    tabs = [await alogin(member), await alogin(member)]
+    client_id = uuid.uuid4().hex
+
+    def send_from_a_thread_of_its_own(tab):
+        try:
+            return send(tab, topic, "sent at once", client_id=client_id)
+        finally:
+            connection.close()
+
+    at_once = sync_to_async(send_from_a_thread_of_its_own, thread_sensitive=False)
+    answers = await asyncio.gather(*(at_once(tab) for tab in tabs))
+
+    assert sorted(answer.status_code for answer in answers) == [200, 201]
+    assert await message_count() == 1
+    message = await database_sync_to_async(Message.objects.get)()
+    for answer in answers:
+        assert message_ids(answer.content.decode()) == [message.pk]
+    assert message_ids(await watcher.receive_from(timeout=RECEIVE_TIMEOUT)) == [
+        message.pk
+    ]
     assert await watcher.receive_nothing(timeout=NOTHING_TIMEOUT)
 
 
