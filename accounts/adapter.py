@@ -3,7 +3,6 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from accounts import nicknames
-from chat import broadcast
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -18,14 +17,6 @@ class AccountAdapter(DefaultAccountAdapter):
         # allauth's own sign-up page is not used: members join through
         # /join/<token>/, or /join/ when OPEN_REGISTRATION is on.
         return settings.OPEN_REGISTRATION
-
-    def logout(self, request):
-        # Channels fixes the user when a socket connects and never looks again,
-        # so the sockets of this session must be told to close.
-        session_key = request.session.session_key
-        super().logout(request)
-        if session_key:
-            broadcast.close_session_sockets(session_key)
 
     def _get_login_attempts_cache_key(self, request, **credentials):
         # allauth counts failed logins per "<site domain>:<login lowercased>".

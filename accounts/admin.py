@@ -1,12 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from accounts import actions
 from accounts.models import Friendship, Invitation, Member
-from chat import broadcast
 
 
 class MemberCreationForm(AdminUserCreationForm):
@@ -47,13 +45,6 @@ class MemberAdmin(UserAdmin):
         ),
         (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if change and "is_active" in form.changed_data and not obj.is_active:
-            # A deactivated member's open sockets close now, not at their next
-            # reconnect (Channels fixed the user when they opened).
-            transaction.on_commit(lambda: broadcast.close_member_sockets(obj.pk))
 
     add_fieldsets = (
         (

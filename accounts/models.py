@@ -5,15 +5,38 @@ from django.contrib.auth.models import (
     BaseUserManager,
     PermissionsMixin,
 )
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import nicknames
+from accounts.signals import access_narrowed
 
 
-class MemberManager(BaseUserManager):
+class NarrowingUpdateQuerySet(models.QuerySet):
+    """update() sends no model signals; an update of a field that can narrow
+    what members may see reports the members it touched (access_narrowed),
+    so their open sockets are authorized again (project/revocation.py)."""
+
+    narrowing_fields: frozenset[str] = frozenset()
+    member_field = "pk"
+
+    def update(self, **kwargs):
+        if self.narrowing_fields.isdisjoint(kwargs):
+            return super().update(**kwargs)
+        with transaction.atomic(using=self.db):
+            member_ids = list(self.values_list(self.member_field, flat=True))
+            count = super().update(**kwargs)
+            access_narrowed.send(sender=self.model, member_ids=member_ids)
+        return count
+
+
+class MemberQuerySet(NarrowingUpdateQuerySet):
+    narrowing_fields = frozenset({"is_active", "password"})
+
+
+class MemberManager(BaseUserManager.from_queryset(MemberQuerySet)):
     use_in_migrations = True
 
     def get_by_natural_key(self, nickname):

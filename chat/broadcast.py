@@ -6,7 +6,6 @@ Group names come from the helpers here and nowhere else.
 """
 
 import asyncio
-import hashlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -16,11 +15,10 @@ from channels.layers import get_channel_layer
 
 # Close codes the live socket uses (docs/live-protocol.md).
 CLOSE_UNAUTHENTICATED = 4401
-CLOSE_SESSION_ENDED = 4401
 CLOSE_BAD_REQUEST = 4400
 CLOSE_FORBIDDEN = 4403
-# Access changed (left a community, removed): reconnect, which authorizes the
-# page's streams again.
+# What the member may see narrowed (project/revocation.py): reconnect, which
+# authorizes the socket and the page's streams again from scratch.
 CLOSE_RECHECK = 4408
 
 logger = logging.getLogger(__name__)
@@ -29,12 +27,6 @@ logger = logging.getLogger(__name__)
 def user_group(member_id: int) -> str:
     """Every socket of one member: notifications, badges, footprint alerts."""
     return f"user.{member_id}"
-
-
-def session_group(session_key: str) -> str:
-    """Every socket opened under one login session (closed on logout)."""
-    digest = hashlib.sha256(session_key.encode()).hexdigest()[:32]
-    return f"session.{digest}"
 
 
 async def _asend(group: str, event: dict) -> None:
@@ -98,19 +90,18 @@ async def asend_html_to_member(member_id: int, html: str) -> None:
     await _asend(user_group(member_id), {"type": "live.html", "html": html})
 
 
-def close_session_sockets(session_key: str, code: int = CLOSE_SESSION_ENDED) -> None:
-    """Close every socket opened under this session (logout)."""
-    _send(session_group(session_key), {"type": "live.close", "code": code})
+def recheck_member_sockets(member_ids: list[int]) -> None:
+    """Make every open socket of these members, on every process, stop
+    forwarding at once and close with 4408, so the page reconnects and is
+    authorized again. Only project/revocation.py calls this."""
 
+    async def send_all():
+        for member_id in member_ids:
+            await _asend(
+                user_group(member_id), {"type": "live.close", "code": CLOSE_RECHECK}
+            )
 
-def recheck_member_sockets(member_id: int) -> None:
-    """Make every open socket of a member reconnect and be authorized again."""
-    close_member_sockets(member_id, code=CLOSE_RECHECK)
-
-
-def close_member_sockets(member_id: int, code: int = CLOSE_SESSION_ENDED) -> None:
-    """Close every socket of a member (deactivation)."""
-    _send(user_group(member_id), {"type": "live.close", "code": code})
+    _dispatch(send_all)
 
 
 def topic_group(topic_id: int, language: str) -> str:

@@ -36,6 +36,9 @@ def _authorize_streams(user, topic_ids: list[str]) -> tuple[list[int], frozenset
 class LiveConsumer(AsyncWebsocketConsumer):
     live_groups: list[str]
     hidden_authors: frozenset[int] = frozenset()
+    # Set once the server decided to close this socket: from then on nothing
+    # more is forwarded, even what was already queued for it.
+    closing: bool = False
 
     async def connect(self):
         self.live_groups = []
@@ -63,10 +66,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=broadcast.CLOSE_FORBIDDEN)
             return
-        session = self.scope.get("session")
         groups = [broadcast.user_group(user.pk)]
-        if session is not None and session.session_key:
-            groups.append(broadcast.session_group(session.session_key))
         groups += [broadcast.topic_group(topic_id, language) for topic_id in topics]
         # Join before accepting: the page catches up once the socket is open,
         # so nothing published in between can fall through.
@@ -76,9 +76,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code):
-        for group in self.live_groups:
+        await self._leave_groups()
+
+    async def _leave_groups(self) -> None:
+        groups, self.live_groups = self.live_groups, []
+        for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
-        self.live_groups = []
 
     async def receive(self, text_data=None, bytes_data=None):
         """Clients send only pings; anything else gets an error frame and the
@@ -116,7 +119,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         elif message["type"] == "live.html":
             await self.live_html(message)
         elif message["type"] == "live.resync":
-            await self.send(text_data=RESYNC_FRAME)
+            if not self.closing:
+                await self.send(text_data=RESYNC_FRAME)
         elif message["type"] == "live.close":
             await self.live_close(message)
         else:
@@ -125,14 +129,23 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def live_message(self, event):
         """A topic fragment: forwarded unless its author (or the author it
         quotes) is hidden from this member by a block."""
-        if self.hidden_authors and not self.hidden_authors.isdisjoint(
-            event["author_ids"]
+        if self.closing or (
+            self.hidden_authors
+            and not self.hidden_authors.isdisjoint(event["author_ids"])
         ):
             return
         await self.send(text_data=event["html"])
 
     async def live_html(self, event):
-        await self.send(text_data=event["html"])
+        if not self.closing:
+            await self.send(text_data=event["html"])
 
     async def live_close(self, event):
+        """What this member may see narrowed (project/revocation.py): stop
+        forwarding now, not when the client has finished closing, and leave
+        every group so nothing more is queued here."""
+        if self.closing:
+            return
+        self.closing = True
         await self.close(code=event["code"])
+        await self._leave_groups()

@@ -9,7 +9,6 @@ from django.utils.translation import gettext as _
 from accounts.images import reencode_square
 from accounts.models import Block, Friendship, Member
 from chat import actions as chat_actions
-from chat import broadcast
 from chat.models import Message
 from communities.access import NotAllowed
 from communities.models import Community, JoinPolicy, Membership, Topic
@@ -152,9 +151,6 @@ def leave_community(*, member: Member, community: Community) -> None:
             Community.objects.filter(pk=community.pk).update(
                 member_count=F("member_count") - 1
             )
-            # Sockets were authorized when they opened: make the member's open
-            # tabs reconnect, so a topic of this community is refused (4403).
-            transaction.on_commit(lambda: broadcast.recheck_member_sockets(member.pk))
 
 
 def decide_request(*, community: Community, member_id: int, accept: bool) -> None:

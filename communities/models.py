@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import nicknames
+from accounts.models import NarrowingUpdateQuerySet
 
 
 class Category(models.TextChoices):
@@ -119,6 +120,11 @@ class Community(models.Model):
         return self.join_policy == JoinPolicy.SECRET
 
 
+class MembershipQuerySet(NarrowingUpdateQuerySet):
+    narrowing_fields = frozenset({"status", "role"})
+    member_field = "member_id"
+
+
 class Membership(models.Model):
     class Role(models.TextChoices):
         OWNER = "owner", _("Owner")
@@ -150,6 +156,8 @@ class Membership(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [

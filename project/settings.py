@@ -52,10 +52,13 @@ INSTALLED_APPS = [
     "chat",
     "communities",
     "presence",
+    # Last: its ready() connects to the models of the apps above.
+    "project",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "project.csp.ContentSecurityPolicyMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

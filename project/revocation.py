@@ -1,0 +1,141 @@
+"""The one revocation path: when what a member may see narrows, their open
+sockets lose it within a second, on every process.
+
+Channels fixes a socket's member, session and streams when it connects and
+never looks again. So every change that can narrow what a member may see goes
+through `reauthorize_sockets`: after the change commits, every open socket of
+the affected members stops forwarding at once and closes with 4408; the page
+reconnects and the socket's ordinary connect path (chat/consumers.py)
+authorizes it from scratch: the session still exists and still matches the
+password, the member is still active, each requested topic is still readable,
+and the set of members hidden by blocks is loaded anew. What the socket may no
+longer have, it does not get back; what it still may, the page catches up on.
+
+The causes are caught where they are written, on the rows themselves, rather
+than in the views and actions that usually make them: a logout from any view,
+the admin, a shell or a later feature narrow access through the same rows,
+and none of them can forget to call this. Each receiver below names its
+cause. QuerySet.update() sends no model signals, so the querysets of these
+models report narrowing updates through `accounts.signals.access_narrowed`.
+"""
+
+from collections.abc import Iterable
+
+from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import receiver
+
+from accounts.models import Block, Friendship, Member
+from accounts.signals import access_narrowed
+from chat import broadcast
+from communities.models import Membership
+
+
+def reauthorize_sockets(member_ids: Iterable[int | None]) -> None:
+    """Once the current transaction commits (at once outside one), make every
+    open socket of these members close with 4408 and authorize again."""
+    ids = sorted({int(pk) for pk in member_ids if pk is not None})
+    if ids:
+        transaction.on_commit(lambda: broadcast.recheck_member_sockets(ids))
+
+
+# --- Causes ------------------------------------------------------------------
+
+
+@receiver(user_logged_out)
+def _logged_out(sender, request, user, **kwargs):
+    # Every key the session ever had is gone with it, and a password change
+    # renews the key: the sockets opened under any of them reconnect and are
+    # refused (4401). The member's other sessions reconnect and stay.
+    if user is not None:
+        reauthorize_sockets([user.pk])
+
+
+@receiver(access_narrowed)
+def _narrowed_by_update(sender, member_ids, **kwargs):
+    reauthorize_sockets(member_ids)
+
+
+def _stored(instance, fields: tuple[str, ...], update_fields) -> dict | None:
+    """The row's stored values of `fields` before this save, when the save may
+    change one of them (None for a new row or an unrelated partial save)."""
+    if instance._state.adding or instance.pk is None:
+        return None
+    if update_fields is not None and not set(update_fields) & set(fields):
+        return None
+    manager = type(instance)._base_manager
+    return manager.filter(pk=instance.pk).values(*fields).first()
+
+
+@receiver(pre_save, sender=Member)
+def _member_saving(sender, instance, update_fields=None, **kwargs):
+    # Deactivation ends every session; so does a new password, for every
+    # session but the one that changed it (Django keeps that one's hash).
+    old = _stored(instance, ("is_active", "password"), update_fields)
+    instance._narrows_access = old is not None and (
+        (old["is_active"] and not instance.is_active)
+        or old["password"] != instance.password
+    )
+
+
+@receiver(post_save, sender=Member)
+def _member_saved(sender, instance, created, **kwargs):
+    if getattr(instance, "_narrows_access", False):
+        instance._narrows_access = False
+        reauthorize_sockets([instance.pk])
+
+
+@receiver(post_delete, sender=Member)
+def _member_deleted(sender, instance, **kwargs):
+    reauthorize_sockets([instance.pk])
+
+
+_ROLE_RANK = {
+    Membership.Role.MEMBER: 0,
+    Membership.Role.MODERATOR: 1,
+    Membership.Role.OWNER: 2,
+}
+
+
+@receiver(pre_save, sender=Membership)
+def _membership_saving(sender, instance, update_fields=None, **kwargs):
+    # A ban (or any other way out of "active") and a lower role narrow; an
+    # activation or a promotion only widens, and open sockets are left alone.
+    old = _stored(instance, ("status", "role"), update_fields)
+    instance._narrows_access = (
+        old is not None
+        and old["status"] == Membership.Status.ACTIVE
+        and (
+            instance.status != Membership.Status.ACTIVE
+            or _ROLE_RANK.get(instance.role, 0) < _ROLE_RANK.get(old["role"], 0)
+        )
+    )
+
+
+@receiver(post_save, sender=Membership)
+def _membership_saved(sender, instance, created, **kwargs):
+    if getattr(instance, "_narrows_access", False):
+        instance._narrows_access = False
+        reauthorize_sockets([instance.member_id])
+
+
+@receiver(post_delete, sender=Membership)
+def _membership_deleted(sender, instance, **kwargs):
+    # Leaving, or being removed (a deleted community deletes its memberships).
+    if instance.status == Membership.Status.ACTIVE:
+        reauthorize_sockets([instance.member_id])
+
+
+@receiver(post_save, sender=Block)
+@receiver(post_delete, sender=Block)
+def _block_changed(sender, instance, **kwargs):
+    # A block hides both members from each other, both ways; each socket's set
+    # of hidden authors is loaded when it connects. An unblock reloads it too.
+    reauthorize_sockets([instance.blocker_id, instance.blocked_id])
+
+
+@receiver(post_delete, sender=Friendship)
+def _friendship_ended(sender, instance, **kwargs):
+    # What friends see of each other stops with the friendship.
+    reauthorize_sockets([instance.member_id, instance.friend_id])
