@@ -19,6 +19,39 @@ _layer_config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
 if "prefix" in _layer_config:
     _layer_config["prefix"] = os.environ["CHANNEL_LAYER_PREFIX"]
 
+# A REDIS_URL whose Redis does not answer would make every test error in the
+# cache or the layer. It is a missing service like any other (tests/services.py):
+# outside CI the run goes on without Redis and the Redis tests skip; in CI
+# every test fails with the reason (pytest_runtest_setup below).
+REDIS_PROBLEM = (
+    services.redis_problem(services.GIVEN_REDIS_URL)
+    if services.GIVEN_REDIS_URL
+    else None
+)
+if REDIS_PROBLEM and not services.IN_CI:
+    services.use_embedded_layer_and_cache(settings)
+
+
+def pytest_report_header(config):
+    if REDIS_PROBLEM and not services.IN_CI:
+        return [
+            f"{REDIS_PROBLEM}: running on the embedded channel layer and cache;"
+            " tests that need Redis are skipped"
+        ]
+    return []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # Before any fixture: in CI, a Redis that does not answer fails each test
+    # with the reason (not with whichever fixture touched the cache first); a
+    # PostgreSQL test on another database would start its servers only to
+    # prove nothing (the `postgres` marker, pyproject.toml).
+    if REDIS_PROBLEM and services.IN_CI:
+        services.missing(REDIS_PROBLEM)
+    if item.get_closest_marker("postgres"):
+        services.require_postgres(settings.DATABASES["default"]["ENGINE"])
+
 
 class MemberFactory(factory.django.DjangoModelFactory):
     class Meta:
