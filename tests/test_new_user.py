@@ -2,12 +2,17 @@
 360 px phone in Japanese. The browser half is tests/e2e/test_invitation_link.py."""
 
 import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from django.template import Context, Template
 from django.test import Client
+from django.utils import timezone, translation
 
 from accounts import actions
 from accounts.models import Member
+from project.templatetags import when
 from tests.conftest import PASSWORD, client_for
 from tests.factories import (
     CommunityFactory,
@@ -15,6 +20,8 @@ from tests.factories import (
     MessageFactory,
     TopicFactory,
 )
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 @pytest.fixture(autouse=True)
@@ -96,6 +103,100 @@ def test_a_nickname_of_exactly_the_limit_joins(aiko):
 
     assert response.status_code == 302
     assert Member.objects.filter(nickname="n" * 30).exists()
+
+
+# --- One date style per language, in the site's time zone -------------------
+
+# 13:50 UTC is 22:50 in Tokyo (TIME_ZONE's default).
+INSTANT = datetime(2026, 11, 30, 13, 50, tzinfo=UTC)
+
+
+def _render(source: str, value, language: str) -> str:
+    with translation.override(language):
+        return Template("{% load when %}" + source).render(Context({"value": value}))
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [("en", "30 Nov 2026, 22:50"), ("ja", "2026年11月30日 22:50")],
+)
+def test_when_writes_the_full_date_and_time_in_the_sites_time_zone(language, text):
+    html = _render("{{ value|when }}", INSTANT, language)
+
+    assert html == (
+        f'<time datetime="2026-11-30T22:50:00+09:00" title="{text}">{text}</time>'
+    )
+
+
+def test_when_follows_the_time_zone_setting(settings):
+    settings.TIME_ZONE = "UTC"
+
+    assert ">30 Nov 2026, 13:50</time>" in _render("{{ value|when }}", INSTANT, "en")
+
+
+@pytest.mark.parametrize(
+    ("language", "now", "text"),
+    [
+        ("en", INSTANT + timedelta(hours=1), "22:50"),
+        ("ja", INSTANT + timedelta(hours=1), "22:50"),
+        ("en", INSTANT + timedelta(days=3), "30 Nov, 22:50"),
+        ("ja", INSTANT + timedelta(days=3), "11月30日 22:50"),
+        ("en", INSTANT + timedelta(days=40), "30 Nov 2026"),
+        ("ja", INSTANT + timedelta(days=40), "2026年11月30日"),
+    ],
+)
+def test_chat_times_are_compact_today_this_year_and_before(language, now, text):
+    with translation.override(language):
+        assert when.compact_text(INSTANT, now=now) == text
+
+
+def test_today_is_the_day_in_the_sites_time_zone():
+    # 22:50 in Tokyo and 00:30 the next morning in Tokyo are different days,
+    # though both are the same UTC date.
+    just_after_midnight = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)
+    assert when.compact_text(INSTANT, now=just_after_midnight) == "30 Nov, 22:50"
+
+
+def test_chat_page_writes_todays_message_time_alone_with_the_full_date_as_title(
+    aiko,
+):
+    topic = TopicFactory(community=CommunityFactory(owner=aiko), title="Live chat")
+    message = MessageFactory(topic=topic, author=aiko, body="hello")
+    local = timezone.localtime(message.created_at)
+    client = client_for(aiko)
+    client.post("/i18n/setlang/", {"language": "ja", "next": "/"})
+
+    html = client.get(topic.get_absolute_url()).content.decode()
+
+    assert (
+        f'<time datetime="{local.isoformat(timespec="seconds")}" '
+        f'title="{local:%Y}年{local.month}月{local.day}日 {local:%H:%M}">'
+        f"{local:%H:%M}</time>"
+    ) in html
+
+
+def test_invitation_list_writes_the_long_date_in_english(aiko):
+    invitation, _token = actions.create_invitation(inviter=aiko)
+    local = timezone.localtime(invitation.created_at)
+    text = f"{local.day} {local:%b %Y, %H:%M}"
+
+    html = client_for(aiko).get("/invitations/").content.decode()
+
+    assert f'created <time datetime="{local.isoformat(timespec="seconds")}"' in html
+    assert f'title="{text}">{text}</time>' in html
+    assert "p.m." not in html and "a.m." not in html
+
+
+def test_no_template_formats_a_date_itself():
+    """Every date on a page goes through project/templatetags/when.py."""
+    offenders = [
+        f"{path.relative_to(TEMPLATES)}: {match[0]}"
+        for path in TEMPLATES.rglob("*.html")
+        for match in re.finditer(
+            r"\|\s*(date|time|naturaltime|naturalday)\b.*", path.read_text()
+        )
+    ]
+    assert not offenders, offenders
 
 
 # --- A link to a topic of a community one is not in --------------------------

@@ -1,0 +1,83 @@
+"""How the site writes a date and time: one style per language, everywhere.
+
+`{{ value|when }}` is the long form (a list of invitations, a topic's last
+message); `{{ value|when_compact }}` is for chat, where a time alone is enough
+for today. Both render a <time> element whose `datetime` is the exact instant
+and whose `title` is the full date and time, in the site's time zone
+(TIME_ZONE) as every member sees it.
+"""
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone, translation
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html
+
+register = template.Library()
+
+# Django's date-format syntax, per language; a language not listed writes
+# dates as English does. English spells the month, so 11/30 and 30/11 readers
+# both read it right; both use the 24-hour clock, as chat always has.
+STYLES = {
+    "en": {
+        "date": "j M Y",
+        "month_day": "j M",
+        "time": "H:i",
+        "datetime": "j M Y, H:i",
+        "month_day_time": "j M, H:i",
+    },
+    "ja": {
+        "date": "Y年n月j日",
+        "month_day": "n月j日",
+        "time": "H:i",
+        "datetime": "Y年n月j日 H:i",
+        "month_day_time": "n月j日 H:i",
+    },
+}
+
+
+def _style(kind: str) -> str:
+    language = (translation.get_language() or "en").split("-")[0]
+    return STYLES.get(language, STYLES["en"])[kind]
+
+
+def long_text(value: datetime) -> str:
+    """The full date and time, as text."""
+    return date_format(timezone.localtime(value), _style("datetime"))
+
+
+def compact_text(value: datetime, *, now: datetime | None = None) -> str:
+    """Today: the time; this year: month, day and time; before: the date."""
+    local = timezone.localtime(value)
+    today = timezone.localtime(now or timezone.now()).date()
+    if local.date() == today:
+        kind = "time"
+    elif local.year == today.year:
+        kind = "month_day_time"
+    else:
+        kind = "date"
+    return date_format(local, _style(kind))
+
+
+def _time_element(value: datetime, text: str) -> str:
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        timezone.localtime(value).isoformat(timespec="seconds"),
+        long_text(value),
+        text,
+    )
+
+
+@register.filter
+def when(value):
+    if not isinstance(value, datetime):
+        return ""
+    return _time_element(value, long_text(value))
+
+
+@register.filter
+def when_compact(value):
+    if not isinstance(value, datetime):
+        return ""
+    return _time_element(value, compact_text(value))
