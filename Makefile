@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install messages lint format clean bench
+.PHONY: run test install messages lint format clean bench invite superuser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Enishi needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -30,6 +30,24 @@ run: $(STAMP) messages
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) project.asgi:application
+
+# The commands a person types next to `make run`, on the same machine, database
+# and settings (DJANGO_DEBUG=1, so no SECRET_KEY is needed), migrated first so
+# they also work before the first `make run`. In production run manage.py with
+# the site's own environment instead (README, "Starting a real site").
+BASE_URL ?= http://127.0.0.1:$(PORT)
+
+# A single-use /join/<token>/ link with no inviter: the first member of a site.
+invite: export DJANGO_DEBUG ?= 1
+invite: $(STAMP)
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py create_invitation --base-url "$(BASE_URL)" --note "$(NOTE)"
+
+# A staff member for /admin/ (asks for a nickname and a password).
+superuser: export DJANGO_DEBUG ?= 1
+superuser: $(STAMP)
+	@$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py createsuperuser
 
 test: export DJANGO_DEBUG ?= 1
 test: $(STAMP) messages

@@ -334,3 +334,38 @@ def test_a_member_still_reads_the_topic(place, chika):
 
     assert "the secret word approval" in html
     assert not _join_forms(html)
+
+
+# --- What README tells a newcomer to read or type is there -------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# A path in backticks or a Markdown link: `chat/views.py: topic_detail`,
+# [docs/architecture.md](docs/architecture.md).
+FILE_REFERENCE = re.compile(
+    r"(?:`|\]\()(\.{0,2}/?[\w.-]+(?:/[\w.-]+)*\.(?:py|md|html|js|css|toml|txt))\b"
+)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_file_a_doc_names_is_in_the_repository(doc):
+    text = doc.read_text()
+    missing = [
+        name
+        for name in FILE_REFERENCE.findall(text)
+        if not (ROOT / name).exists()
+        and not (doc.parent / name).exists()
+        and not any(ROOT.glob(f"*/{name}"))
+        and not any(ROOT.glob(f"*/*/{name}"))
+    ]
+    assert "../" not in text
+    assert not missing, f"{doc.name} names files that are not here: {missing}"
+
+
+def test_every_make_target_the_readme_names_exists():
+    readme = (ROOT / "README.md").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([\w-]+):", makefile, re.M))
+    named = set(re.findall(r"\bmake ([a-z][\w-]*)", readme))
+    assert {"run", "test", "invite", "superuser"} <= named
+    assert named <= targets, named - targets
