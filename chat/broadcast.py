@@ -17,6 +17,9 @@ from channels.layers import get_channel_layer
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_BAD_REQUEST = 4400
 CLOSE_FORBIDDEN = 4403
+# The member already holds LIVE_MAX_SOCKETS_PER_MEMBER open sockets
+# (chat/socket_limit.py): the page says so and waits instead of retrying.
+CLOSE_TOO_MANY_SOCKETS = 4429
 # What the member may see narrowed (project/revocation.py): reconnect, which
 # authorizes the socket and the page's streams again from scratch.
 CLOSE_RECHECK = 4408

@@ -14,7 +14,7 @@ from django.http import Http404
 from django.utils.html import escape
 
 from accounts.models import Block
-from chat import access, broadcast
+from chat import access, broadcast, socket_limit
 
 MAX_CLIENT_FRAME = 4096
 # Sent when this process's layer reconnected to Redis and may have dropped
@@ -39,6 +39,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # Set once the server decided to close this socket: from then on nothing
     # more is forwarded, even what was already queued for it.
     closing: bool = False
+    # Whether this socket counts against its member's limit of open sockets.
+    counted: bool = False
 
     async def connect(self):
         self.live_groups = []
@@ -66,6 +68,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=broadcast.CLOSE_FORBIDDEN)
             return
+        if not await socket_limit.acquire(user.pk, self.channel_name):
+            await self.accept()
+            await self.close(code=broadcast.CLOSE_TOO_MANY_SOCKETS)
+            return
+        self.counted = True
         groups = [broadcast.user_group(user.pk)]
         groups += [broadcast.topic_group(topic_id, language) for topic_id in topics]
         # Join before accepting: the page catches up once the socket is open,
@@ -77,6 +84,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         await self._leave_groups()
+        if self.counted:
+            self.counted = False
+            await socket_limit.release(self.scope["user"].pk, self.channel_name)
 
     async def _leave_groups(self) -> None:
         groups, self.live_groups = self.live_groups, []

@@ -179,6 +179,10 @@ else:
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Open live sockets one member may hold at once, across processes; one more is
+# closed with 4429 (chat/socket_limit.py). A tab holds one.
+LIVE_MAX_SOCKETS_PER_MEMBER = env.int("LIVE_MAX_SOCKETS_PER_MEMBER", default=20)
+
 # --- Accounts ---------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.Member"
 AUTHENTICATION_BACKENDS = [

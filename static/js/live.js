@@ -3,9 +3,13 @@
 // normal close (Daphne's websocket_timeout sends 1000) would leave the tab
 // deaf. Reconnect after any close while the page is visible; after a close
 // that means "you are logged out" (4401), reload so the login page shows.
+// After 4429 (this member has too many tabs open) say so, and try again when
+// the tab is shown again or a minute later.
 (function () {
   "use strict";
   var SESSION_ENDED = 4401;
+  var TOO_MANY_SOCKETS = 4429;
+  var TOO_MANY_RETRY_MS = 60000;
   var REFUSED = [4400, 4403];
   var EXTENSION_RETRIES = [1006, 1011, 1012, 1013];
   var pending = null;
@@ -14,8 +18,28 @@
   function status(text) {
     var live = document.getElementById("live");
     var banner = document.getElementById("live-status");
+    var limited = document.getElementById("live-limited");
     if (live) live.dataset.liveStatus = text;
     if (banner) banner.hidden = text !== "reconnecting";
+    if (limited) limited.hidden = text !== "limited";
+  }
+
+  function retryWhenShownAgainOrLater(wrapper) {
+    if (pending) return;
+    var done = false;
+    var retry = function () {
+      if (done || document.visibilityState !== "visible") return;
+      done = true;
+      clearTimeout(pending);
+      pending = null;
+      document.removeEventListener("visibilitychange", retry);
+      wrapper.reconnect();
+    };
+    document.addEventListener("visibilitychange", retry);
+    pending = setTimeout(function () {
+      pending = null;
+      if (document.visibilityState === "visible") retry();
+    }, TOO_MANY_RETRY_MS);
   }
 
   function reconnectWhenVisible(wrapper) {
@@ -56,6 +80,11 @@
     if (code === SESSION_ENDED) {
       status("closed");
       window.location.reload();
+      return;
+    }
+    if (code === TOO_MANY_SOCKETS) {
+      status("limited");
+      retryWhenShownAgainOrLater(event.detail.socketWrapper);
       return;
     }
     if (REFUSED.indexOf(code) !== -1) {

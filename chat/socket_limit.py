@@ -1,0 +1,162 @@
+"""How many live sockets one member may hold open at once, counted across
+every process.
+
+A tab holds one socket; a member with more open than LIVE_MAX_SOCKETS_PER_MEMBER
+(20 by default) is refusing nothing useful and may be a script. The next one
+is closed with 4429, which the page shows instead of reconnecting in a loop.
+
+With Redis (REDIS_URL) the count lives there, so it holds across processes:
+one sorted set per member whose entries are this process's socket names,
+scored by when they lapse. An entry lapses unless refreshed, so the sockets of
+a process that died without closing them stop counting after ENTRY_TTL
+seconds; each process refreshes its own sockets' entries in one pipeline every
+REFRESH_EVERY seconds. Checking and adding is one Lua script, so two sockets
+opening at once cannot both take the last place. Without Redis (the embedded
+default, one process) the count is kept in memory.
+
+When Redis cannot be reached the socket is let in: the limit protects the
+server from a runaway client, it is not an access check.
+"""
+
+import asyncio
+import logging
+import time
+
+from django.conf import settings
+from redis import asyncio as aioredis
+
+logger = logging.getLogger(__name__)
+
+ENTRY_TTL = 120  # seconds
+REFRESH_EVERY = 40  # seconds
+
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+  return 1
+end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+def limit() -> int:
+    return settings.LIVE_MAX_SOCKETS_PER_MEMBER
+
+
+def redis_key(member_id: int) -> str:
+    prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "")
+    return f"{prefix or 'enishi'}:live-sockets:{member_id}"
+
+
+class _Process:
+    """This process's open sockets per member, and (with Redis) the client and
+    the task that keeps their entries from lapsing. One per event loop."""
+
+    def __init__(self):
+        self.sockets: dict[int, set[str]] = {}
+        self.redis: aioredis.Redis | None = None
+        self.refresher: asyncio.Task | None = None
+        if settings.REDIS_URL:
+            self.redis = aioredis.Redis.from_url(
+                settings.REDIS_URL,
+                socket_timeout=5,
+                socket_connect_timeout=5,
+                health_check_interval=15,
+            )
+            self.acquire_script = self.redis.register_script(_ACQUIRE)
+
+    def count(self) -> int:
+        return sum(len(names) for names in self.sockets.values())
+
+    async def refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_EVERY)
+            try:
+                await self.refresh()
+            except Exception:
+                logger.warning("Could not refresh live socket counts", exc_info=True)
+
+    async def refresh(self) -> None:
+        expires = time.time() + ENTRY_TTL
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for member_id, names in self.sockets.items():
+                key = redis_key(member_id)
+                pipe.zadd(key, dict.fromkeys(names, expires))
+                pipe.expire(key, ENTRY_TTL)
+            await pipe.execute()
+
+    async def close(self) -> None:
+        if self.refresher is not None:
+            self.refresher.cancel()
+            self.refresher = None
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+_processes: dict[asyncio.AbstractEventLoop, _Process] = {}
+
+
+def _process() -> _Process:
+    loop = asyncio.get_running_loop()
+    process = _processes.get(loop)
+    if process is None:
+        process = _processes[loop] = _Process()
+    return process
+
+
+async def acquire(member_id: int, socket_name: str) -> bool:
+    """Count this socket for its member; False when they already hold the
+    limit (the socket is then not counted)."""
+    process = _process()
+    if process.redis is None:
+        if len(process.sockets.get(member_id, ())) >= limit():
+            return False
+    else:
+        now = time.time()
+        try:
+            taken = await process.acquire_script(
+                keys=[redis_key(member_id)],
+                args=[now, now + ENTRY_TTL, limit(), socket_name, ENTRY_TTL],
+            )
+        except Exception:
+            logger.warning("Live socket limit not checked", exc_info=True)
+            taken = 1
+        if not taken:
+            return False
+        # Looked up again: the last socket of this loop may have closed while
+        # the script ran, taking that bookkeeping with it.
+        process = _process()
+        if process.refresher is None:
+            process.refresher = asyncio.create_task(process.refresh_forever())
+    process.sockets.setdefault(member_id, set()).add(socket_name)
+    return True
+
+
+async def release(member_id: int, socket_name: str) -> None:
+    loop = asyncio.get_running_loop()
+    process = _processes.get(loop)
+    if process is None:
+        return
+    names = process.sockets.get(member_id, set())
+    names.discard(socket_name)
+    if not names:
+        process.sockets.pop(member_id, None)
+    # Nothing left to refresh on this loop: drop the bookkeeping now (before
+    # any await, so a socket opening meanwhile starts afresh), then stop its
+    # task and client rather than leave them to a loop that may end.
+    idle = not process.sockets
+    if idle:
+        del _processes[loop]
+    if process.redis is not None:
+        try:
+            await process.redis.zrem(redis_key(member_id), socket_name)
+        except Exception:
+            logger.warning("Live socket count not released", exc_info=True)
+    if idle:
+        await process.close()

@@ -1,0 +1,217 @@
+"""A member may hold at most LIVE_MAX_SOCKETS_PER_MEMBER open sockets, counted
+across processes (chat/socket_limit.py); one more is closed with 4429.
+
+Each case runs on both counters: in memory (the embedded default, one
+process) and in Redis (several processes), through the real application."""
+
+import asyncio
+import runpy
+import time
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers, get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from redis import asyncio as aioredis
+
+from chat import broadcast, socket_limit
+from communities.models import Membership
+from project.asgi import application
+from tests import services
+from tests.chat.conftest import NOTHING_TIMEOUT, RECEIVE_TIMEOUT, socket_path
+from tests.conftest import client_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+
+LIMIT = 20
+
+
+@pytest.fixture
+async def redis_counter(settings, live_layer, monkeypatch):
+    """The Redis counter, with the pub/sub layer exactly as project/settings.py
+    builds it; yields a client to look at the counts."""
+    settings.LIVE_MAX_SOCKETS_PER_MEMBER = LIMIT
+    redis_url = services.redis_url()
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    built = runpy.run_path(str(settings.BASE_DIR / "project/settings.py"))
+    settings.CHANNEL_LAYERS = built["CHANNEL_LAYERS"]
+    settings.REDIS_URL = redis_url
+    channel_layers.backends.clear()
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+    await get_channel_layer().flush()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def memory_counter(settings, live_layer):
+    settings.LIVE_MAX_SOCKETS_PER_MEMBER = LIMIT
+    settings.REDIS_URL = ""
+
+
+@pytest.fixture(params=["memory_counter", "redis_counter"])
+def counter(request):
+    """Each test of both counters runs once with each."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+async def sockets():
+    opened = []
+
+    async def open_(member, *topics):
+        key = (await database_sync_to_async(client_for)(member)).cookies[
+            settings.SESSION_COOKIE_NAME
+        ]
+        socket = WebsocketCommunicator(
+            application,
+            socket_path(topics),
+            headers=[
+                (b"host", b"127.0.0.1"),
+                (b"origin", b"http://127.0.0.1"),
+                (b"cookie", f"{settings.SESSION_COOKIE_NAME}={key.value}".encode()),
+            ],
+        )
+        opened.append(socket)
+        # Sockets opened together wait for the consumers' one database thread.
+        connected, _ = await socket.connect(timeout=10)
+        assert connected
+        return socket
+
+    yield open_
+    for socket in opened:
+        if not socket.future.done():
+            await socket.disconnect()
+
+
+async def is_open(socket) -> bool:
+    return await socket.receive_nothing(timeout=NOTHING_TIMEOUT)
+
+
+async def closed_with(socket) -> int | None:
+    output = await socket.receive_output(timeout=RECEIVE_TIMEOUT)
+    return output.get("code") if output["type"] == "websocket.close" else None
+
+
+async def test_the_socket_past_the_limit_is_closed_with_4429_and_others_stay(
+    counter, member, other_member, sockets
+):
+    held = [await sockets(member) for _ in range(LIMIT)]
+
+    one_too_many = await sockets(member)
+
+    assert await closed_with(one_too_many) == broadcast.CLOSE_TOO_MANY_SOCKETS == 4429
+    assert all([await is_open(socket) for socket in held])
+    # The limit is per member: someone else is not affected.
+    assert await is_open(await sockets(other_member))
+    # The held sockets still get their member's events.
+    await broadcast.asend_html_to_member(member.pk, "<p id='n'>hi</p>")
+    assert await held[-1].receive_from(timeout=RECEIVE_TIMEOUT) == "<p id='n'>hi</p>"
+
+
+async def test_closing_a_socket_frees_its_place(counter, member, sockets):
+    held = [await sockets(member) for _ in range(LIMIT)]
+
+    await held[0].disconnect()
+
+    assert await is_open(await sockets(member))
+    assert await closed_with(await sockets(member)) == 4429
+
+
+async def test_sockets_opening_at_the_same_moment_cannot_pass_the_limit(
+    counter, member, sockets
+):
+    opened = await asyncio.gather(*(sockets(member) for _ in range(LIMIT + 5)))
+
+    refused = [code for code in await asyncio.gather(*map(outcome, opened)) if code]
+
+    assert refused == [4429] * 5
+
+
+async def outcome(socket) -> int | None:
+    """The close code, or None when the socket stays open."""
+    if await socket.receive_nothing(timeout=NOTHING_TIMEOUT):
+        return None
+    return await closed_with(socket)
+
+
+async def test_a_refused_stream_does_not_count(counter, member, topic, sockets):
+    # Not a member of the topic's community: 4403, and no place taken.
+    for _ in range(LIMIT + 1):
+        assert await closed_with(await sockets(member, topic)) == 4403
+
+    held = [await sockets(member) for _ in range(LIMIT)]
+
+    assert all([await is_open(socket) for socket in held])
+
+
+async def test_a_socket_closed_by_revocation_gives_its_place_back(
+    counter, member, membership, topic, community, sockets
+):
+    held = [await sockets(member, topic) for _ in range(LIMIT)]
+
+    @database_sync_to_async
+    def ban():
+        Membership.objects.filter(pk=membership.pk).update(
+            status=Membership.Status.BANNED
+        )
+
+    await ban()
+    for socket in held:
+        assert await closed_with(socket) == broadcast.CLOSE_RECHECK
+        await socket.disconnect()
+
+    # Their places are free again (the topic itself is refused now).
+    assert await is_open(await sockets(member))
+
+
+# --- Across processes (Redis) ----------------------------------------------------
+
+
+async def test_sockets_on_other_processes_count_too(member, sockets, redis_counter):
+    # Another process holds all but one of the member's places.
+    key = socket_limit.redis_key(member.pk)
+    await redis_counter.zadd(
+        key, {f"elsewhere.{n}": time.time() + 60 for n in range(LIMIT - 1)}
+    )
+
+    assert await is_open(await sockets(member))
+    assert await closed_with(await sockets(member)) == 4429
+    assert await redis_counter.zcard(key) == LIMIT
+
+
+async def test_the_places_of_a_process_that_died_lapse(member, sockets, redis_counter):
+    key = socket_limit.redis_key(member.pk)
+    await redis_counter.zadd(key, {f"dead.{n}": time.time() - 1 for n in range(LIMIT)})
+
+    assert await is_open(await sockets(member))
+    assert await redis_counter.zcard(key) == 1
+
+
+async def test_a_living_sockets_place_is_refreshed_before_it_lapses(
+    member, sockets, redis_counter, monkeypatch
+):
+    monkeypatch.setattr(socket_limit, "ENTRY_TTL", 1)
+    monkeypatch.setattr(socket_limit, "REFRESH_EVERY", 0.2)
+    socket = await sockets(member)
+    key = socket_limit.redis_key(member.pk)
+
+    await asyncio.sleep(2)
+
+    [(name, lapses_at)] = await redis_counter.zrange(key, 0, -1, withscores=True)
+    assert lapses_at > time.time()
+    await socket.disconnect()
+    assert await redis_counter.zcard(key) == 0
+
+
+async def test_the_count_is_kept_per_member_in_redis(
+    member, other_member, sockets, redis_counter
+):
+    for _ in range(3):
+        await sockets(member)
+    await sockets(other_member)
+
+    assert await redis_counter.zcard(socket_limit.redis_key(member.pk)) == 3
+    assert await redis_counter.zcard(socket_limit.redis_key(other_member.pk)) == 1
