@@ -105,7 +105,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         try:
             frame = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: 4 KB of "[[[[..." nests deeper than the parser's
+            # recursion limit; it is bad JSON like any other, not a crash.
             await self._send_error("bad_json")
             return
         if not isinstance(frame, dict) or frame.get("type") != "ping":
