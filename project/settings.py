@@ -269,6 +269,23 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp; project/csp.py adds the page's own
+# ws(s):// origin to connect-src). Nothing inline: no <script> bodies, on*
+# attributes, javascript: URLs, <style> blocks or style attributes; htmx's own
+# indicator <style> is off (htmx-config in templates/base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 if not DEBUG:
     # Secure by default; a plain-HTTP setup behind a TLS-terminating proxy can
     # turn each one off explicitly.

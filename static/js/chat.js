@@ -17,6 +17,40 @@
   var errorBox = document.getElementById("composer-" + topicId + "-error");
   var coarse = window.matchMedia("(pointer: coarse)").matches;
 
+  // One's own messages show Edit and Delete; a moderator's page shows Delete
+  // on every message. The rules are built here, through the CSSOM: the
+  // Content-Security-Policy allows no <style> in the page.
+  (function () {
+    var own = '[data-author="' + parseInt(chat.dataset.member, 10) + '"]';
+    var shown = [own + " .own-only", own + " .own-or-mod"];
+    if (chat.hasAttribute("data-moderator")) shown.push(".own-or-mod");
+    var sheet = new CSSStyleSheet();
+    sheet.insertRule(shown.join(", ") + " { display: revert; }");
+    document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+  })();
+
+  // An out-of-band fragment about something this page does not show (a like
+  // or an edit of a message older than the loaded page, a like racing a
+  // delete) has nothing to replace; htmx would log htmx:oobErrorNoTarget for
+  // it. Every path that swaps fragments into this page drops those first.
+  function oobSelector(el) {
+    var value = el.getAttribute("hx-swap-oob");
+    var colon = value.indexOf(":");
+    return colon > 0 ? value.slice(colon + 1) : "#" + CSS.escape(el.id);
+  }
+  function withoutAbsentTargets(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    var dropped = false;
+    template.content.querySelectorAll("[hx-swap-oob]").forEach(function (el) {
+      if (!document.querySelector(oobSelector(el))) {
+        el.remove();
+        dropped = true;
+      }
+    });
+    return dropped ? template.innerHTML : html;
+  }
+
   // Why a request of this page did not go through, or null when it did. The
   // server answers a refusal to htmx with 200 and X-Refused (a 4xx would be
   // logged by the browser as an error: project/refusals.py), its reason as
@@ -121,7 +155,7 @@
         return response.text().then(function (html) { return { html: html, more: more }; });
       })
       .then(function (result) {
-        htmx.swap(document.body, result.html, { swapStyle: "none" });
+        htmx.swap(document.body, withoutAbsentTargets(result.html), { swapStyle: "none" });
         catchingUp = false;
         if (result.more) catchUp();
       })
@@ -277,6 +311,34 @@
         (xhr.getResponseHeader("Content-Type") || "").indexOf("text/plain") === 0) {
       event.stopPropagation();
     }
+  });
+
+  // The live socket's fragments (live.js handles its control frames).
+  document.addEventListener("htmx:wsBeforeMessage", function (event) {
+    var message = event.detail.message;
+    if (typeof message !== "string" || message.indexOf('<template id="live-') === 0) return;
+    var kept = withoutAbsentTargets(message);
+    if (kept === message) return;
+    event.preventDefault();
+    htmx.swap(document.body, kept, { swapStyle: "none" });
+  });
+  // Answers to this page's own requests.
+  chat.addEventListener("htmx:beforeSwap", function (event) {
+    if (typeof event.detail.serverResponse === "string") {
+      event.detail.serverResponse = withoutAbsentTargets(event.detail.serverResponse);
+    }
+  });
+
+  // Likes and deletes are sent from the log, not from their buttons: a live
+  // update can replace the message (an edit, a delete from another tab) while
+  // the request is in flight, and htmx looks for the answer's out-of-band
+  // targets inside the element that made the request, which is then no longer
+  // in the page (htmx:oobErrorNoTarget, the answer lost).
+  log.addEventListener("click", function (event) {
+    var button = event.target.closest(".msg-like, .msg-delete");
+    if (!button) return;
+    if (button.classList.contains("msg-delete") && !window.confirm(button.dataset.confirm)) return;
+    htmx.ajax("POST", button.dataset.url, { source: log, swap: "none" });
   });
 
   // Refused deletes and likes say why at the composer.

@@ -15,11 +15,53 @@ The browser lives for one module only, so the marked loop never leaks into the
 asyncio tests that run after this folder.
 """
 
+import threading
+
 import pytest
 
+from chat import broadcast
 from tests import servers, services
 
 ACTION_TIMEOUT_MS = 15_000  # each click, fill, navigation and expect()
+
+# An init script: every Content-Security-Policy violation a page meets is
+# reported to the test (Chromium logs most of them to the console too, but the
+# event is the one sure channel).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__reportCspViolation(
+    `${event.effectiveDirective} refused ${event.blockedURI || "inline"}` +
+    ` (${event.sourceFile || location.href}:${event.lineNumber})`
+  );
+});
+"""
+
+
+@pytest.fixture(autouse=True)
+def broadcasts_run_outside_the_browser_thread(monkeypatch):
+    """A write made here that broadcasts on commit (the revocation path reacts
+    to saving a member's password, for one) would run its send with
+    async_to_sync, which refuses a thread whose event loop is marked running,
+    as Playwright marks this one (see above). Run each send in a thread of its
+    own instead, and wait for it."""
+    dispatch = broadcast._dispatch
+
+    def in_a_thread(send):
+        failures = []
+
+        def run():
+            try:
+                dispatch(send)
+            except BaseException as exc:  # re-raised in the test's thread
+                failures.append(exc)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join()
+        if failures:
+            raise failures[0]
+
+    monkeypatch.setattr(broadcast, "_dispatch", in_a_thread)
 
 
 @pytest.fixture
@@ -69,13 +111,38 @@ def browser():
 
 
 @pytest.fixture
-def new_context(browser, live_server_url):
+def page_problems():
+    """What went wrong on the pages of this test, as it happens: uncaught JS
+    errors, console errors (a failed load, an htmx error event, a refused
+    resource) and Content-Security-Policy violations. A page in normal use has
+    none; a test that provokes one on purpose removes it from this list."""
+    return []
+
+
+@pytest.fixture
+def new_context(browser, live_server_url, page_problems):
     """Make browser contexts (one each = one person's browser) on the live server.
 
-    Every page made in them fails the test if it throws an uncaught JS error.
+    Every page made in them fails the test if it has a problem (page_problems).
     """
     contexts = []
-    errors = []
+
+    def watch(page):
+        page.on(
+            "pageerror",
+            lambda error: page_problems.append(f"{page.url}: uncaught {error}"),
+        )
+        page.on(
+            "console",
+            lambda message: (
+                page_problems.append(
+                    f"{page.url}: console: {message.text}"
+                    f" ({message.location.get('url') or 'page'})"
+                )
+                if message.type == "error"
+                else None
+            ),
+        )
 
     def make(**options):
         options.setdefault("base_url", live_server_url)
@@ -83,16 +150,18 @@ def new_context(browser, live_server_url):
         context = browser.new_context(**options)
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         context.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
-        context.on(
-            "page",
-            lambda page: page.on(
-                "pageerror", lambda error: errors.append(f"{page.url}: {error}")
+        context.expose_binding(
+            "__reportCspViolation",
+            lambda source, text: page_problems.append(
+                f"{source['page'].url}: CSP: {text}"
             ),
         )
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        context.on("page", watch)
         contexts.append(context)
         return context
 
     yield make
     for context in contexts:
         context.close()
-    assert not errors, f"JavaScript errors on the pages: {errors}"
+    assert not page_problems, "Problems on the pages:\n" + "\n".join(page_problems)
