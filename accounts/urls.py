@@ -10,7 +10,7 @@ urlpatterns = [
     path("friends/", views.friend_list, name="friend-list"),
     path("invitations/", views.invitation_list, name="invitation-list"),
     path(
-        "invitations/<int:invitation_id>/revoke/",
+        "invitations/<id:invitation_id>/revoke/",
         views.invitation_revoke,
         name="invitation-revoke",
     ),

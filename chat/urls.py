@@ -5,13 +5,13 @@ from chat import views
 app_name = "chat"
 
 urlpatterns = [
-    path("topics/<int:topic_id>/", views.topic_detail, name="topic-detail"),
-    path("topics/<int:topic_id>/messages/", views.message_list, name="message-list"),
-    path("topics/<int:topic_id>/send/", views.message_create, name="message-create"),
-    path("topics/<int:topic_id>/read/", views.topic_read, name="topic-read"),
-    path("messages/<int:message_id>/edit/", views.message_edit, name="message-edit"),
+    path("topics/<id:topic_id>/", views.topic_detail, name="topic-detail"),
+    path("topics/<id:topic_id>/messages/", views.message_list, name="message-list"),
+    path("topics/<id:topic_id>/send/", views.message_create, name="message-create"),
+    path("topics/<id:topic_id>/read/", views.topic_read, name="topic-read"),
+    path("messages/<id:message_id>/edit/", views.message_edit, name="message-edit"),
     path(
-        "messages/<int:message_id>/delete/", views.message_delete, name="message-delete"
+        "messages/<id:message_id>/delete/", views.message_delete, name="message-delete"
     ),
-    path("messages/<int:message_id>/like/", views.message_like, name="message-like"),
+    path("messages/<id:message_id>/like/", views.message_like, name="message-like"),
 ]

@@ -9,7 +9,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -19,6 +18,7 @@ from chat.models import Like, Message
 from communities.access import AccessDenied, NotAllowed
 from communities.models import TopicRead
 from communities.views import community_page
+from project.input import BadInput, datetime_param, int_param
 from project.refusals import refusal
 
 PAGE_SIZE = 50
@@ -125,11 +125,9 @@ def message_list(request, topic_id):
     edited, deleted or liked since the page last synced."""
     topic, _membership = access.access_topic(request.user, topic_id)
     now = timezone.now()
-    try:
-        before = int(request.GET["before"]) if "before" in request.GET else None
-        after = int(request.GET["after"]) if "after" in request.GET else None
-    except ValueError:
-        return _plain(_("Bad page position."), 400)
+    before = int_param(request.GET, "before")
+    after = int_param(request.GET, "after")
+    since = datetime_param(request.GET, "since")
     if before is not None:
         rows, has_older = _page_of(topic, request.user, before=before)
         return TemplateResponse(
@@ -150,10 +148,6 @@ def message_list(request, topic_id):
     more = len(rows) > CATCHUP_LIMIT
     rows = rows[:CATCHUP_LIMIT]
     changed = []
-    try:
-        since = parse_datetime(request.GET.get("since", "") or "")
-    except ValueError:
-        return _plain(_("Bad page position."), 400)
     if since is not None:
         changed = list(
             visible.filter(pk__lte=after)
@@ -185,10 +179,7 @@ def message_create(request, topic_id):
     (the page de-duplicates it with the copy the socket brings), or 200 for a
     resend of a message already saved; refusals are plain text."""
     topic, membership = access.access_topic(request.user, topic_id)
-    try:
-        reply_to = int(request.POST.get("reply_to") or 0) or None
-    except ValueError:
-        reply_to = None
+    reply_to = int_param(request.POST, "reply_to") or None
     try:
         message, created = actions.send_message(
             author=request.user,
@@ -279,9 +270,8 @@ def _message_response(request, message, liked_ids=None):
 @require_POST
 def topic_read(request, topic_id):
     topic, _membership = access.access_topic(request.user, topic_id)
-    try:
-        last_id = int(request.POST.get("last_id", ""))
-    except ValueError:
-        return HttpResponse(status=400)
+    last_id = int_param(request.POST, "last_id")
+    if last_id is None:
+        raise BadInput(_("Say which message was read last."))
     actions.mark_read(member=request.user, topic=topic, last_id=last_id)
     return HttpResponse(status=204)

@@ -21,6 +21,7 @@ models report narrowing updates through `accounts.signals.access_narrowed`.
 
 from collections.abc import Iterable
 
+from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
@@ -72,10 +73,15 @@ def _stored(instance, fields: tuple[str, ...], update_fields) -> dict | None:
 def _member_saving(sender, instance, update_fields=None, **kwargs):
     # Deactivation ends every session; so does a new password, for every
     # session but the one that changed it (Django keeps that one's hash).
+    # (Setting the first password of a new member, as creating one in two
+    # saves does, ends nothing.)
     old = _stored(instance, ("is_active", "password"), update_fields)
     instance._narrows_access = old is not None and (
         (old["is_active"] and not instance.is_active)
-        or old["password"] != instance.password
+        or (
+            is_password_usable(old["password"])
+            and old["password"] != instance.password
+        )
     )
 
 

@@ -62,6 +62,9 @@ MIDDLEWARE = [
     "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Refuses control characters, over-long values and damaged cookies before
+    # any view (project/input.py), in the member's language.
+    "project.input.BadInputMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -230,13 +233,36 @@ OPEN_REGISTRATION = env.bool("OPEN_REGISTRATION", default=False)
 INVITATION_VALID_DAYS = 7
 INVITATION_MAX_OPEN = 10
 
-# Uploaded images: anything larger than this many pixels is refused outright
-# (Pillow only warns between 89M and 179M pixels; we make it an error).
-AVATAR_MAX_PIXELS = env.int("AVATAR_MAX_PIXELS", default=40_000_000)
+# Uploaded images (avatars, community icons) are refused before decoding past
+# these bounds: the file's bytes, its pixels and each side (a 1 x 40,000,000 PNG
+# has few pixels and still costs 40 million rows).
+AVATAR_MAX_PIXELS = env.int("AVATAR_MAX_PIXELS", default=50_000_000)
+AVATAR_MAX_SIDE = env.int("AVATAR_MAX_SIDE", default=10_000)
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=10 * 1024 * 1024)
 AVATAR_SIZE = 256
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Memory one decode may take (accounts/images.py turns it into a pixel limit for
+# each format: WebP and HEIC cost more a pixel than JPEG), decodes running at
+# once in one process (parallel uploads would multiply the peak), and how long
+# an upload waits for its turn before it is refused.
+IMAGE_DECODE_MAX_MB = env.int("IMAGE_DECODE_MAX_MB", default=256)
+IMAGE_DECODES_AT_ONCE = env.int("IMAGE_DECODES_AT_ONCE", default=1)
+IMAGE_DECODE_WAIT_SECONDS = 30
+# Every request body: past this, project/body_limit.py answers 413 before Django
+# reads it (Django would read it all first). An avatar and the form around it.
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=AVATAR_MAX_BYTES + 2**20)
+# The form fields of a request besides its files: the longest text a form takes
+# (5,000 characters, up to 4 bytes each, percent-encoded) is about 60 KB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2**20
+DATA_UPLOAD_MAX_NUMBER_FILES = 4
+# An uploaded file past this is spooled to a temporary file, not held in memory
+# (parallel uploads would hold one each); project/uploads.py stops keeping a
+# file's bytes once it passes AVATAR_MAX_BYTES.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2**20
+FILE_UPLOAD_HANDLERS = [
+    "project.uploads.FileSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "en"

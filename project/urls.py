@@ -1,11 +1,15 @@
 from allauth.account import views as allauth_views
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from accounts import views as account_views
+from project.converters import IdConverter
+
+# Before the apps' urls.py are included: their ids are <id:...>.
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("", account_views.home, name="home"),

@@ -164,6 +164,21 @@ async def test_event_for_a_member_reaches_their_socket_and_not_another_members(
     assert await ben.receive_nothing(timeout=NOTHING_TIMEOUT)
 
 
+async def test_a_send_from_sync_code_on_the_loops_own_thread_is_delivered(
+    member, open_socket
+):
+    # Sync code run by the event loop's thread itself (the browser tests' ORM
+    # calls under Playwright, which marks its loop as running there) cannot
+    # use AsyncToSync; the send must still go out.
+    _, session_key = await log_in(member)
+    socket = await open_socket(session_key)
+    html = '<div id="notification-9">from the loop thread</div>'
+
+    broadcast.send_html_to_member(member.pk, html)
+
+    assert await socket.receive_from() == html
+
+
 async def test_event_for_a_member_reaches_every_open_tab(
     member, other_member, open_socket
 ):

@@ -499,10 +499,19 @@ def block_between_others(member, community):
     )
 
 
+def create_a_member(member, community):
+    # Factories, like the join form, save a new member and then its password.
+    new = Member(nickname="newcomer")
+    new.save()
+    new.set_password(PASSWORD)
+    new.save()
+
+
 @pytest.mark.parametrize(
     "change",
     [
         edit_profile,
+        create_a_member,
         log_in_elsewhere,
         join_another_community,
         promote,
