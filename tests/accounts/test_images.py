@@ -2,9 +2,7 @@
 
 import io
 import os
-import struct
 import warnings
-import zlib
 
 import pillow_heif
 import pytest
@@ -13,6 +11,7 @@ from PIL import Image
 
 from accounts.images import ImageRejected, reencode_avatar
 from accounts.models import Member
+from tests.accounts.image_files import png_of_huge_dimensions
 
 PROFILE_URL = "/settings/profile/"
 GPS_IFD = 0x8825
@@ -57,38 +56,6 @@ def image_bytes(fmt: str, size=(300, 200)) -> bytes:
     else:
         image.save(out, format=fmt)
     return out.getvalue()
-
-
-def png_of_huge_dimensions(width: int, height: int) -> bytes:
-    """A real, decodable 1-bit PNG of width x height, built without Pillow.
-
-    All-zero rows compress to almost nothing, so a 100-megapixel image costs a
-    few kilobytes to send: what a decompression bomb looks like.
-    """
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    compressor = zlib.compressobj(9)
-    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed pixels
-    rows_at_once = 1000
-    compressed = b""
-    for _ in range(height // rows_at_once):
-        compressed += compressor.compress(row * rows_at_once)
-    compressed += compressor.compress(row * (height % rows_at_once))
-    compressed += compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", compressed)
-        + chunk(b"IEND", b"")
-    )
 
 
 def upload(client, data: bytes, name="photo.jpg", introduction="hello"):
