@@ -53,6 +53,22 @@ def pytest_runtest_setup(item):
         services.require_postgres(settings.DATABASES["default"]["ENGINE"])
 
 
+# project/settings.py names the test database after the process that read the
+# settings. A process forked after that (mutmut runs each mutant in a fork of
+# the process that ran the tests once) must not share it with its siblings.
+_SETTINGS_PID = os.getpid()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    if os.getpid() == _SETTINGS_PID:
+        return
+    for database in settings.DATABASES.values():
+        test = database.setdefault("TEST", {})
+        if test.get("NAME"):
+            test["NAME"] = f"{test['NAME']}_{os.getpid()}"
+
+
 class MemberFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Member
