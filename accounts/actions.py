@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -103,10 +104,27 @@ def find_open_invitation(token: str) -> Invitation:
 def _check_new_member(nickname: str, password: str) -> str:
     nicknames.validate_nickname(nickname)
     nickname = nicknames.normalize(nickname)
-    if Member.objects.filter(nickname_key=nicknames.nickname_key(nickname)).exists():
-        raise ActionRefused(_("This nickname is taken. Choose another one."))
+    _require_nickname_free(nickname)
     validate_password(password, Member(nickname=nickname))
     return nickname
+
+
+def _require_nickname_free(nickname: str) -> None:
+    """ActionRefused saying why if the nickname is taken or looks like one that
+    is (create_user checks again, and the unique columns settle a race)."""
+    try:
+        Member.objects.check_nickname_free(nickname)
+    except ValidationError as exc:
+        raise ActionRefused(exc.messages[0]) from exc
+
+
+def _clash(nickname: str) -> ActionRefused:
+    """The refusal for a member that lost a race for the nickname, or one like it."""
+    try:
+        _require_nickname_free(nickname)
+    except ActionRefused as refused:
+        return refused
+    return ActionRefused(_("This nickname is taken. Choose another one."))
 
 
 def join_with_invitation(*, token: str, nickname: str, password: str) -> Member:
@@ -134,8 +152,8 @@ def join_with_invitation(*, token: str, nickname: str, password: str) -> Member:
             Invitation.objects.filter(pk=invitation.pk).update(used_by=member)
             if invitation.inviter is not None:
                 make_friends(member, invitation.inviter)
-    except IntegrityError as exc:
-        raise ActionRefused(_("This nickname is taken. Choose another one.")) from exc
+    except (IntegrityError, ValidationError) as exc:
+        raise _clash(nickname) from exc
     return member
 
 
@@ -147,8 +165,8 @@ def register_member(*, nickname: str, password: str) -> Member:
     try:
         with transaction.atomic():
             return Member.objects.create_user(nickname, password)
-    except IntegrityError as exc:
-        raise ActionRefused(_("This nickname is taken. Choose another one.")) from exc
+    except (IntegrityError, ValidationError) as exc:
+        raise _clash(nickname) from exc
 
 
 def make_friends(a: Member, b: Member) -> None:

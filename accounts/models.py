@@ -5,6 +5,7 @@ from django.contrib.auth.models import (
     BaseUserManager,
     PermissionsMixin,
 )
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -42,8 +43,28 @@ class MemberManager(BaseUserManager.from_queryset(MemberQuerySet)):
     def get_by_natural_key(self, nickname):
         return self.get(nickname_key=nicknames.nickname_key(nickname))
 
+    def check_nickname_free(self, nickname, *, member_pk=None) -> None:
+        """Raise ValidationError if another member has this nickname, or one that
+        looks like it (the same TR39 skeleton). The unique columns stay the
+        last word on a race; this gives the member the reason."""
+        others = self.exclude(pk=member_pk) if member_pk else self.all()
+        if others.filter(nickname_key=nicknames.nickname_key(nickname)).exists():
+            raise ValidationError(
+                _("This nickname is taken. Choose another one."), code="taken"
+            )
+        skeleton = nicknames.nickname_skeleton(nickname)
+        if others.filter(nickname_skeleton=skeleton).exists():
+            raise ValidationError(
+                _(
+                    "This nickname looks too much like an existing one. "
+                    "Choose another one."
+                ),
+                code="look_alike",
+            )
+
     def create_user(self, nickname, password=None, **extra):
         nicknames.validate_nickname(nickname)
+        self.check_nickname_free(nickname)
         member = self.model(nickname=nickname, **extra)
         member.set_password(password)
         member.save(using=self._db)
@@ -66,6 +87,10 @@ class Member(AbstractBaseUser, PermissionsMixin):
     )
     # The comparison form (NFKC + casefold): "ＡＩＫＯ" and "aiko" are one member.
     nickname_key = models.CharField(max_length=120, unique=True, editable=False)
+    # The look-alike form (TR39 skeleton of the key): "аiko" with a Cyrillic "а"
+    # and "aiko" cannot both be members. Unbounded: a Hangul syllable alone
+    # grows to seven characters.
+    nickname_skeleton = models.TextField(unique=True, editable=False)
     introduction = models.TextField(_("self-introduction"), max_length=2000, blank=True)
     avatar = models.FileField(upload_to="avatars/", blank=True)
     invited_by = models.ForeignKey(
@@ -92,10 +117,27 @@ class Member(AbstractBaseUser, PermissionsMixin):
     def __str__(self):
         return self.nickname
 
+    def clean(self):
+        super().clean()
+        # The admin's forms leave out the derived columns, so their unique
+        # checks would not run: a clash would be an IntegrityError.
+        try:
+            Member.objects.check_nickname_free(self.nickname, member_pk=self.pk)
+        except ValidationError as exc:
+            raise ValidationError({"nickname": exc}) from exc
+
     def save(self, *args, **kwargs):
         # Normalisation is part of the field's meaning, not business logic.
         self.nickname = nicknames.normalize(self.nickname)
         self.nickname_key = nicknames.nickname_key(self.nickname)
+        self.nickname_skeleton = nicknames.nickname_skeleton(self.nickname)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "nickname" in update_fields:
+            kwargs["update_fields"] = {
+                *update_fields,
+                "nickname_key",
+                "nickname_skeleton",
+            }
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):

@@ -1,13 +1,22 @@
-"""What a nickname may be, and when two nicknames are the same.
+"""What a nickname may be, and when two nicknames are the same or look alike.
 
 A nickname is compared after NFKC normalisation and case folding, so "Ａｉｋｏ",
-"AIKO" and "aiko" are one nickname. Control, format (zero-width, bidi) and other
-invisible characters are refused: they let two different-looking nicknames be
-the same one, or the same-looking nicknames be different ones.
+"AIKO" and "aiko" are one nickname. Control, format (zero-width, bidi), default-
+ignorable and other invisible characters are refused: they let two different-
+looking nicknames be the same one, or the same-looking nicknames be different
+ones. So are nicknames that mix scripts (a Cyrillic "а" among Latin letters),
+except the mix Japanese is written in: Han, Hiragana, Katakana and Latin.
+
+Two nicknames that still look alike have the same skeleton (Unicode TR39,
+"Confusable Detection"), which is stored beside the key and unique: "соса" in
+Cyrillic cannot join beside "coca", nor "夕ロウ" (Han 夕) beside "タロウ".
 """
 
+import functools
 import unicodedata
 
+from confusable_homoglyphs.categories import alias as script_of
+from confusable_homoglyphs.confusables import confusables_data
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -19,6 +28,28 @@ MAX_LENGTH = 30
 _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 # Blank-looking letters and fillers that are not in those categories.
 _INVISIBLE = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u180e"}
+# Default_Ignorable_Code_Point (Unicode 15.1, DerivedCoreProperties.txt) beyond
+# the categories above: marks and fillers that render as nothing, among them the
+# combining grapheme joiner (U+034F) and every variation selector (U+FE0F).
+# Python's unicodedata does not carry the property.
+_DEFAULT_IGNORABLE = [
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),  # tags and the supplementary variation selectors
+]
+# Scripts a nickname may mix (Unicode TR39's "Highly Restrictive" level allows
+# these for Japanese); Common and Inherited characters ("-", "_", "・", "ー",
+# digits, combining marks) go with any script.
+_JAPANESE = {"HAN", "HIRAGANA", "KATAKANA", "LATIN"}
+_ANY_SCRIPT = {"COMMON", "INHERITED"}
 
 
 def normalize(nickname: str) -> str:
@@ -29,6 +60,64 @@ def normalize(nickname: str) -> str:
 def nickname_key(nickname: str) -> str:
     """The form two nicknames are compared in."""
     return normalize(nickname).casefold()
+
+
+def skeleton(text: str) -> str:
+    """TR39's skeleton: NFD, each character replaced by its prototype (the one
+    character, or characters, that every look-alike of it maps to), NFD."""
+    prototypes = _prototypes()
+    result = unicodedata.normalize("NFD", text)
+    # Prototypes are their own prototypes in TR39's table; the pairs
+    # _prototypes() resolves by choice are not, so map until nothing changes.
+    for _pass in range(4):
+        mapped = "".join(prototypes.get(char, char) for char in result)
+        mapped = unicodedata.normalize("NFD", mapped)
+        if mapped == result:
+            break
+        result = mapped
+    return result
+
+
+def nickname_skeleton(nickname: str) -> str:
+    """The form two look-alike nicknames share: the skeleton of the key (TR39
+    takes the skeleton after case folding where case does not matter)."""
+    return skeleton(nickname_key(nickname))
+
+
+@functools.cache
+def _prototypes() -> dict[str, str]:
+    """Character -> prototype, from confusable-homoglyphs' copy of TR39's
+    confusables.txt.
+
+    The library keeps each line "source -> prototype" in both directions, so the
+    direction is read back: a source maps to one prototype and nothing maps to
+    it, while a prototype lists all its sources. A prototype with one source is
+    a pair whose direction the data cannot tell; both map to the smaller one,
+    which makes them equal all the same. Right-to-left characters come wrapped
+    in U+200E marks, kept from the file's comments: they are unwrapped.
+    """
+
+    def bare(text: str) -> str:
+        return text.replace("\u200e", "")
+
+    links: dict[str, list[str]] = {}
+    for key, entries in confusables_data.items():
+        if len(bare(key)) == 1:
+            links[bare(key)] = [bare(entry["c"]) for entry in entries]
+    table = {}
+    for char, others in links.items():
+        if len(others) != 1:
+            continue  # a prototype: it stays as it is
+        (other,) = others
+        # A source, unless the two list only each other: then the smaller.
+        if links.get(other) != [char] or other < char:
+            table[char] = other
+    return table
+
+
+def _is_default_ignorable(char: str) -> bool:
+    code = ord(char)
+    return any(low <= code <= high for low, high in _DEFAULT_IGNORABLE)
 
 
 def validate_nickname(value: str) -> None:
@@ -42,7 +131,11 @@ def validate_nickname(value: str) -> None:
             params={"max": MAX_LENGTH},
         )
     for char in nickname:
-        if unicodedata.category(char) in _FORBIDDEN_CATEGORIES or char in _INVISIBLE:
+        if (
+            unicodedata.category(char) in _FORBIDDEN_CATEGORIES
+            or char in _INVISIBLE
+            or _is_default_ignorable(char)
+        ):
             raise ValidationError(
                 _("A nickname cannot contain control or invisible characters."),
                 code="invisible",
@@ -54,6 +147,21 @@ def validate_nickname(value: str) -> None:
     if "  " in nickname:
         raise ValidationError(
             _("A nickname cannot contain two spaces in a row."), code="spaces"
+        )
+    if all(unicodedata.category(char).startswith(("M", "Z")) for char in nickname):
+        # Marks alone render as nothing, or over whatever is beside the name.
+        raise ValidationError(
+            _("A nickname cannot contain control or invisible characters."),
+            code="invisible",
+        )
+    scripts = {script_of(char) for char in nickname} - _ANY_SCRIPT
+    if len(scripts) > 1 and not scripts <= _JAPANESE:
+        raise ValidationError(
+            _(
+                "A nickname cannot mix alphabets (such as Latin with Cyrillic or "
+                "Greek): mixed, it can look like someone else's."
+            ),
+            code="mixed_script",
         )
     if "/" in nickname or "@" in nickname:
         # Nicknames appear in URLs (/members/<nickname>/) and in @mentions.

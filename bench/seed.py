@@ -36,6 +36,7 @@ def seed(listeners: int, posters: int) -> dict:
             Member(
                 nickname=f"{prefix}{i:04d}",
                 nickname_key=nicknames.nickname_key(f"{prefix}{i:04d}"),
+                nickname_skeleton=nicknames.nickname_skeleton(f"{prefix}{i:04d}"),
                 password=password,
             )
             for i in range(count)
