@@ -6,7 +6,6 @@ from django.db.models import Case, Value, When
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -15,6 +14,7 @@ from accounts.models import Block, Friendship
 from communities import access, actions, selectors
 from communities.forms import CommunityEditForm, CommunityForm, DirectoryForm, TopicForm
 from communities.models import Community, Membership, Topic
+from project.input import local_path
 
 PAGE_SIZE = 20
 # The member list shows the owner first, then moderators, then members.
@@ -203,10 +203,8 @@ def _act(request, community_id, do, *, back_to="detail", next_url=""):
         messages.error(request, str(exc))
     else:
         messages.success(request, message)
-        if url_has_allowed_host_and_scheme(
-            next_url, allowed_hosts={request.get_host()}, require_https=True
-        ):
-            return redirect(next_url)
+        if next_path := local_path(request, next_url):
+            return redirect(next_path)
         if (
             community.is_secret
             and not community.memberships.filter(

@@ -16,8 +16,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+
+from project.input import local_path
 
 
 class AdminSite(admin.AdminSite):
@@ -39,11 +40,5 @@ class AdminSite(admin.AdminSite):
         return redirect("account_change_password")
 
     def _next_url(self, request):
-        next_url = request.GET.get(REDIRECT_FIELD_NAME, "")
-        if url_has_allowed_host_and_scheme(
-            next_url,
-            allowed_hosts={request.get_host()},
-            require_https=request.is_secure(),
-        ):
-            return next_url
-        return reverse("admin:index", current_app=self.name)
+        next_path = local_path(request, request.GET.get(REDIRECT_FIELD_NAME, ""))
+        return next_path or reverse("admin:index", current_app=self.name)

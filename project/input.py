@@ -12,10 +12,16 @@ overflowed when converted to UTC (a 500 on SQLite).
 import re
 from datetime import UTC, datetime
 
+from django.core.exceptions import (
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 # Control characters (C0, DEL, C1) and lone surrogates, which no text a person
@@ -81,8 +87,15 @@ def check_request(request) -> list[str]:
         raise BadInput(_("The address contains a control character."))
     _check_values(request.GET, max_length=MAX_QUERY_VALUE, control=_CONTROL)
     if request.method == "POST":
-        _check_values(request.POST, max_length=MAX_FORM_VALUE, control=_CONTROL_IN_TEXT)
-        for name in request.FILES:
+        try:
+            form, files = request.POST, request.FILES
+        except RequestDataTooBig:
+            # DATA_UPLOAD_MAX_MEMORY_SIZE: the fields besides the files.
+            raise BadInput(_("The form is too large.")) from None
+        except (TooManyFieldsSent, TooManyFilesSent):
+            raise BadInput(_("The form has too many fields or files.")) from None
+        _check_values(form, max_length=MAX_FORM_VALUE, control=_CONTROL_IN_TEXT)
+        for name in files:
             _check_name(name)
     return [name for name, value in request.COOKIES.items() if _CONTROL.search(value)]
 
@@ -132,6 +145,17 @@ def datetime_param(params, name: str):
     return moment
 
 
+def local_path(request, value: str) -> str | None:
+    """`value` when it is a path on this site (a `next` to come back to after
+    a form), else None. Only a path: redirect() would take any other text for
+    a URL name and try to reverse it (`next=1` was a NoReverseMatch, a 500)."""
+    if value.startswith("/") and url_has_allowed_host_and_scheme(
+        value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return value
+    return None
+
+
 def bad_input_response(request, message: str) -> HttpResponse:
     """The refusal: plain text for htmx (shown where the request came from),
     a minimal page otherwise. It reads nothing from the session or the
@@ -164,7 +188,8 @@ class BadInputMiddleware:
             response = bad_input_response(
                 request,
                 _(
-                    "Your browser sent a damaged cookie. It was removed: reload the page."
+                    "Your browser sent a damaged cookie. It was removed: reload "
+                    "the page."
                 ),
             )
             for name in bad_cookies:

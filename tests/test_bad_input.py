@@ -1,19 +1,30 @@
 """Bad input gets a clear answer, never a 500 (issue 6, section 5, HTTP side).
 
-project/input.py looks at every request before any view: a control character
-(a NUL reached PostgreSQL, which refuses it: a 500), an over-long value or a
-damaged cookie is a 400 that says what was wrong, and changes nothing. A
-parameter that is an id or a time is read by one parser each, and an id in a
-path is a number the database can hold.
+The walk below requests every URL pattern the resolver has (walked from
+get_resolver(), so a new URL is covered the day it is added) with hostile
+values in each path parameter and in a set of query and form parameters, by
+GET and by POST, as every role, and asserts that nothing answers 5xx. It runs
+on PostgreSQL in CI (.ci/run sets DATABASE_URL), where NUL characters used to
+reach the database.
+
+Each request starts from the same world: it runs in a savepoint that is rolled
+back after it (an admin delete or a logout does not change what the next
+request sees), and what it scheduled on commit (broadcasts) runs before that.
 """
 
+import copy
+import logging
+import time
 import uuid
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from django.test import Client
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
+from django.utils.regex_helper import normalize
 
 from accounts import actions as account_actions
 from chat.models import Message
@@ -32,10 +43,80 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 CONTROL_IN_PATH = "The address contains a control character."
 
 
+def _encoded(text: str) -> str:
+    return quote(text, safe="")
+
+
+# name: the value as it goes on the wire (percent-encoded where it is text).
+HOSTILE = {
+    "nul": _encoded("a\x00b"),
+    "control": _encoded("a\x01\x08\x1b[31m\x7f\x85b"),
+    "100kb": "x" * 100_000,
+    "huge_int": "99999999999999999999999",
+    "negative": "-1",
+    "calendar_start": _encoded("0001-01-01T00:00:00+14:00"),
+    "calendar_end": _encoded("9999-12-31T23:59:59-14:00"),
+    # Broken percent-encoding, and bytes that are not UTF-8: a lone surrogate
+    # cannot be encoded as UTF-8, and its CESU-8 bytes are the closest a
+    # client can send.
+    "not_utf8": "%zz%ff%ED%A0%80%",
+    "markup_and_invisible": _encoded("<script>alert(1)</script>\"'&\u202e\u200b\ufeff"),
+}
+
+# The query and form parameters the views and the admin read, each given the
+# hostile value at once; plus the value as a key of its own.
+KEYS = [
+    *("before", "after", "since", "page", "q", "category", "sort", "next"),
+    *("body", "client_id", "reply_to", "last_id", "friend", "decision", "role"),
+    *("language", "title", "name", "description", "join_policy", "topic_policy"),
+    *("introduction", "note", "nickname", "login", "password", "password1"),
+    *("password2", "oldpassword", "remember", "o", "p", "_to_field", "_popup"),
+    *("_changelist_filters", "term", "app_label", "model_name", "field_name"),
+    *("action", "_selected_action", "post"),
+]
+
+ROLES = ("anonymous", "stranger", "community_member", "owner", "staff")
+
+
+def _leaf_count(patterns) -> int:
+    """How many URL patterns the resolver has, counted on its own."""
+    return sum(
+        _leaf_count(p.url_patterns) if isinstance(p, URLResolver) else 1
+        for p in patterns
+    )
+
+
+def _walk(patterns, prefix="", names=()):
+    """Every URL pattern as (its route text, a %-format of its path, params)."""
+    for pattern in patterns:
+        (fmt, params), *_ = normalize(pattern.pattern.regex.pattern)
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _walk(
+                pattern.url_patterns, route, (*names, (fmt, tuple(params)))
+            )
+        else:
+            assert isinstance(pattern, URLPattern)
+            parts = (*names, (fmt, tuple(params)))
+            yield (
+                route,
+                "".join(f for f, _p in parts),
+                tuple(p for _f, ps in parts for p in ps),
+            )
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Before any member is made: hashing strength is not what this proves.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def quiet_errors(caplog):
+    # Each failure is listed by the assertion below; logging its traceback as
+    # well (with a 100 KB value in it) would take most of the walk's time.
+    for name in ("django.request", "django.security"):
+        caplog.set_level(logging.CRITICAL + 1, logger=name)
 
 
 @pytest.fixture
@@ -151,6 +232,27 @@ def test_an_over_long_value_is_a_400_that_names_the_field_and_the_limit(world):
     assert response.content.decode() == "“q” is too long (at most 2000 characters)."
 
 
+def test_a_form_larger_than_the_site_takes_is_a_400_that_says_so(world):
+    body = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+
+    response = _aiko(world).post(
+        _topic_url(world, "message-create"), {"body": body}, **HTMX
+    )
+
+    assert response.status_code == 400
+    assert response.content.decode() == "The form is too large."
+    assert not Message.objects.filter(body__startswith="xxx").exists()
+
+
+def test_a_form_with_too_many_fields_is_a_400_that_says_so(world):
+    fields = {f"f{n}": "1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1)}
+
+    response = _aiko(world).post(_topic_url(world, "message-create"), fields, **HTMX)
+
+    assert response.status_code == 400
+    assert response.content.decode() == "The form has too many fields or files."
+
+
 def test_an_over_long_path_is_a_400(world):
     response = _aiko(world).get("/members/" + "x" * 100_000 + "/")
 
@@ -251,3 +353,115 @@ def test_an_id_too_large_for_the_database_is_not_found(world, path, n):
 
     assert owner.get(url).status_code == 404
     assert owner.post(url, {"decision": "accept"}).status_code == 404
+
+
+@pytest.mark.parametrize("next_url", ["1", "0001-01-01T00:00:00+14:00", "%zz"])
+def test_a_next_that_is_not_a_path_is_ignored_not_taken_for_a_url_name(world, next_url):
+    community_id = world["valid"]["community_id"]
+    stranger = client_for(world["users"]["stranger"])
+    staff = client_for(world["users"]["staff"])
+
+    joined = stranger.post(f"/communities/{community_id}/join/", {"next": next_url})
+    admin = staff.get("/admin/login/", {"next": next_url})
+
+    assert (joined.status_code, joined["Location"]) == (
+        302,
+        f"/communities/{community_id}/",
+    )
+    assert (admin.status_code, admin["Location"]) == (302, "/admin/")
+
+
+def test_a_next_that_is_a_path_on_this_site_is_followed(world):
+    community_id = world["valid"]["community_id"]
+    topic_url = _topic_url(world)
+    stranger = client_for(world["users"]["stranger"])
+
+    joined = stranger.post(f"/communities/{community_id}/join/", {"next": topic_url})
+
+    assert (joined.status_code, joined["Location"]) == (302, topic_url)
+
+
+# --- Every URL, every role -----------------------------------------------------------
+
+
+def _request(client, method, path, query, on_commit):
+    """One request in a transaction rolled back after it; its 5xx or the error
+    its on-commit work raised, else None."""
+    problem = None
+    with transaction.atomic():
+        try:
+            with on_commit(execute=True):
+                if method == "GET":
+                    response = client.get(f"{path}?{query}", **HTMX)
+                else:
+                    response = client.post(
+                        f"{path}?{query}",
+                        query,
+                        content_type="application/x-www-form-urlencoded",
+                    )
+        except Exception as exc:  # noqa: BLE001 (the after-commit work failed)
+            problem = f"on commit: {exc!r}"[:300]
+        else:
+            if response.status_code >= 500:
+                exc = response.exc_info[1] if response.exc_info else None
+                problem = f"{response.status_code} {exc!r}"[:300]
+        transaction.set_rollback(True)
+    return problem
+
+
+# About 11,000 requests: a minute or two on two cores.
+@pytest.mark.timeout(600)
+def test_every_url_answers_hostile_input_from_every_role_without_a_5xx(
+    world, django_capture_on_commit_callbacks, quiet_errors
+):
+    patterns = list(_walk(get_resolver().url_patterns))
+    import os
+
+    if os.environ.get("ONLY"):
+        patterns = [p for p in patterns if os.environ["ONLY"] in p[0]]
+    clients = {}
+    for role, user in world["users"].items():
+        client = Client(raise_request_exception=False)
+        if user is not None:
+            client = client_for(user, raise_request_exception=False)
+        clients[role] = client
+    benign_query = "page=1"
+    failures, tried_patterns, requests = [], set(), 0
+    started = time.monotonic()
+
+    for route, fmt, params in patterns:
+        valid = {p: _encoded(str(world["valid"].get(p, "1"))) for p in params}
+        targets = []  # (path, query, what is hostile)
+        for name, value in HOSTILE.items():
+            hostile_query = "&".join(f"{key}={value}" for key in KEYS)
+            hostile_query += f"&{value}=1"
+            targets.append(("/" + fmt % valid, hostile_query, f"query {name}"))
+            for param in params:
+                path = "/" + fmt % {**valid, param: value}
+                targets.append((path, benign_query, f"{param}={name}"))
+        for role, client in clients.items():
+            cookies = copy.deepcopy(client.cookies)
+            for path, query, what in targets:
+                for method in ("GET", "POST"):
+                    requests += 1
+                    problem = _request(
+                        client, method, path, query, django_capture_on_commit_callbacks
+                    )
+                    # A logout in the request must not carry over to the next.
+                    client.cookies = copy.deepcopy(cookies)
+                    if problem:
+                        failures.append(
+                            f"{method} {route} [{what}] as {role}: {problem}"
+                        )
+        tried_patterns.add((route, fmt))
+
+    elapsed = time.monotonic() - started
+    print(
+        f"\nwalked {len(tried_patterns)} URL patterns x {len(HOSTILE)} hostile values"
+        f" (each path parameter and {len(KEYS) + 1} query/form parameters)"
+        f" x {len(ROLES)} roles x GET/POST: {requests} requests in {elapsed:.0f} s,"
+        f" {len(failures)} answered 5xx"
+    )
+    assert len(tried_patterns) == _leaf_count(get_resolver().url_patterns)
+    assert set(clients) == set(ROLES)
+    assert not failures, "\n".join(failures[:40]) + f"\n({len(failures)} in all)"
