@@ -2,8 +2,9 @@
 watch the page's sockets."""
 
 import re
+import time
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Error, Page, expect
 
 from tests.conftest import PASSWORD
 
@@ -58,3 +59,23 @@ def open_topic(page: Page, topic) -> None:
         state="attached",
         timeout=LIVE_OPEN_TIMEOUT_MS,
     )
+
+
+def wait_until(page: Page, expression: str, timeout: float = 15_000) -> None:
+    """Wait until the JavaScript `expression` is true in the page.
+
+    Playwright's page.wait_for_function polls with eval inside the page, which
+    the site's Content-Security-Policy refuses (no 'unsafe-eval'): a condition
+    not true at once then fails with an EvalError. page.evaluate goes through
+    the DevTools protocol, which the policy does not govern."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+        except Error as exc:  # the page navigated meanwhile: ask the new one
+            if "context was destroyed" not in str(exc):
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Not true after {timeout} ms: {expression}")
+        page.wait_for_timeout(50)

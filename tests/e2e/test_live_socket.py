@@ -10,6 +10,7 @@ from tests.e2e.pages import (
     SOCKETS_OPEN,
     expect_live_open,
     log_in,
+    wait_until,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,7 +43,8 @@ def test_page_reconnects_after_a_normal_close(new_context, member_factory):
     # A clean close is what htmx's ws extension does NOT retry on its own.
     page.evaluate("window.__sockets[0].close(1000, 'test')")
 
-    page.wait_for_function(
+    wait_until(
+        page,
         f"window.__closeCodes.length === 1 && {SOCKETS_OPEN} === 1"
         " && window.__sockets.length === 2",
         timeout=RECONNECT_TIMEOUT_MS,
@@ -66,7 +68,8 @@ def test_page_reconnects_when_daphne_closes_the_socket_on_timeout(
     page = context.new_page()
     log_in(page, "ben")
 
-    page.wait_for_function(
+    wait_until(
+        page,
         f"window.__closeCodes.length >= 1 && {SOCKETS_OPEN} === 1",
         timeout=RECONNECT_TIMEOUT_MS,
     )

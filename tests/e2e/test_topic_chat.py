@@ -20,7 +20,13 @@ from chat import text
 from chat.models import Message
 from communities.actions import create_community, join_community
 from communities.models import Category, JoinPolicy, TopicPolicy
-from tests.e2e.pages import RECORD_SOCKETS, SOCKETS_OPEN, log_in, open_topic
+from tests.e2e.pages import (
+    RECORD_SOCKETS,
+    SOCKETS_OPEN,
+    log_in,
+    open_topic,
+    wait_until,
+)
 from tests.factories import MessageFactory, TopicFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -140,7 +146,8 @@ def send_with_enter(page, body):
 
 def wait_for_frame(page, message):
     """This page's socket has received a fragment of `message`."""
-    page.wait_for_function(
+    wait_until(
+        page,
         f"window.__frames.some(f => f.includes('id=\"message-{message.pk}\"'))",
         timeout=WAIT_MS,
     )
@@ -377,7 +384,7 @@ def test_messages_sent_while_the_other_socket_was_closed_arrive_once_in_order(
     # the tab to be visible again before it reconnects.
     ben_page.evaluate("window.__hidden = true")
     ben_page.evaluate("window.__sockets[0].close(1000, 'test')")
-    ben_page.wait_for_function(f"{SOCKETS_OPEN} === 0", timeout=WAIT_MS)
+    wait_until(ben_page, f"{SOCKETS_OPEN} === 0", timeout=WAIT_MS)
     expect(ben_page.locator("#live")).to_have_attribute(
         "data-live-status", "reconnecting"
     )
