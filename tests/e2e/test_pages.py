@@ -205,3 +205,20 @@ def test_forgot_your_password_is_a_target_of_at_least_24_px(new_context, aiko, d
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Forgot your password?" if device is DESKTOP else "パスワードをお忘れですか？"
     )
+
+
+def test_the_admin_loads_with_no_console_error_or_csp_violation(
+    new_context, member_factory, ben
+):
+    member_factory(nickname="boss", is_staff=True, is_superuser=True)
+    page = new_context(**DESKTOP).new_page()
+    log_in(page, "boss")
+
+    for path in (
+        "/admin/",
+        "/admin/accounts/member/",
+        f"/admin/accounts/member/{ben.pk}/change/",
+    ):
+        page.goto(path)
+        expect(page.locator("#site-name")).to_be_visible()
+        page.wait_for_load_state("load")
