@@ -28,9 +28,15 @@ class RateLimited(NotAllowed):
 
 
 def membership_of(member, community) -> Membership | None:
+    """The member's relation to the community; None for none, and for one who
+    left (their row is kept only for what it carries, such as a mute)."""
     if not member.is_authenticated:
         return None
-    return Membership.objects.filter(community=community, member=member).first()
+    return (
+        Membership.objects.filter(community=community, member=member)
+        .exclude(status=Membership.Status.LEFT)
+        .first()
+    )
 
 
 def access_community(member, community_id: int) -> tuple[Community, Membership | None]:

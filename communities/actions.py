@@ -107,14 +107,15 @@ def _activate(membership: Membership) -> None:
 
 def join_community(*, member: Member, community: Community) -> Membership:
     """Join an open community at once; ask to join an approval community;
-    accept an invitation to any community (secret ones need one)."""
+    accept an invitation to any community (secret ones need one). One who
+    left comes back on the row they left, with what it carries (a mute)."""
     with transaction.atomic():
         membership = (
             Membership.objects.select_for_update()
             .filter(community=community, member=member)
             .first()
         )
-        if membership is not None:
+        if membership is not None and membership.status != Membership.Status.LEFT:
             if membership.status == Membership.Status.BANNED:
                 raise NotAllowed(_("You cannot join this community."))
             if membership.status == Membership.Status.INVITED:
@@ -122,31 +123,38 @@ def join_community(*, member: Member, community: Community) -> Membership:
             return membership
         if community.join_policy == JoinPolicy.SECRET:
             raise NotAllowed(_("This community is by invitation only."))
-        if community.join_policy == JoinPolicy.APPROVAL:
-            return Membership.objects.create(
-                community=community, member=member, status=Membership.Status.PENDING
-            )
-        membership = Membership.objects.create(
-            community=community, member=member, status=Membership.Status.PENDING
-        )
-        _activate(membership)
+        if membership is None:
+            membership = Membership(community=community, member=member)
+        membership.role = Membership.Role.MEMBER
+        membership.created_at = timezone.now()
+        membership.status = Membership.Status.PENDING
+        membership.save()
+        if community.join_policy == JoinPolicy.OPEN:
+            _activate(membership)
         return membership
 
 
 def leave_community(*, member: Member, community: Community) -> None:
-    """Leave, or withdraw a request, or decline an invitation. The owner stays."""
+    """Leave, or withdraw a request, or decline an invitation. The owner stays.
+    The row stays, as LEFT, with what it carries: a mute outlasts leaving and
+    rejoining (and a ban cannot be left at all)."""
     with transaction.atomic():
         membership = (
             Membership.objects.select_for_update()
             .filter(community=community, member=member)
             .first()
         )
-        if membership is None or membership.status == Membership.Status.BANNED:
+        if membership is None or membership.status in (
+            Membership.Status.BANNED,
+            Membership.Status.LEFT,
+        ):
             return
         if membership.role == Membership.Role.OWNER:
             raise NotAllowed(_("The owner cannot leave their community."))
         was_active = membership.is_active
-        membership.delete()
+        membership.status = Membership.Status.LEFT
+        membership.role = Membership.Role.MEMBER
+        membership.save(update_fields=["status", "role"])
         if was_active:
             Community.objects.filter(pk=community.pk).update(
                 member_count=F("member_count") - 1
@@ -155,7 +163,8 @@ def leave_community(*, member: Member, community: Community) -> None:
 
 def decide_request(*, community: Community, member_id: int, accept: bool) -> None:
     """Accept or decline a request to join (the caller checked the actor is a
-    moderator). A declined request is deleted silently: no one is told."""
+    moderator). A declined request is dropped silently (the row is LEFT, as if
+    withdrawn): no one is told."""
     with transaction.atomic():
         membership = (
             Membership.objects.select_for_update()
@@ -171,7 +180,8 @@ def decide_request(*, community: Community, member_id: int, accept: bool) -> Non
         if accept:
             _activate(membership)
         else:
-            membership.delete()
+            membership.status = Membership.Status.LEFT
+            membership.save(update_fields=["status"])
 
 
 def invite_friend(
@@ -195,6 +205,12 @@ def invite_friend(
         if not created and membership.status == Membership.Status.PENDING:
             # They asked already; a member's invitation lets them in.
             _activate(membership)
+        elif not created and membership.status == Membership.Status.LEFT:
+            # They were here once; the row keeps what it carries (a mute).
+            membership.status = Membership.Status.INVITED
+            membership.invited_by = inviter
+            membership.created_at = timezone.now()
+            membership.save(update_fields=["status", "invited_by", "created_at"])
         elif not created:
             raise NotAllowed(
                 _("%(nickname)s is already in this community or invited.")

@@ -136,6 +136,10 @@ class Membership(models.Model):
         PENDING = "pending", _("Requested to join")
         INVITED = "invited", _("Invited")
         BANNED = "banned", _("Banned")
+        # Left, withdrew a request, declined an invitation or was declined:
+        # the row stays, so what it carries (a mute) is there if they return.
+        # To every reader they are no member (access.membership_of).
+        LEFT = "left", _("Left")
 
     community = models.ForeignKey(
         Community, on_delete=models.CASCADE, related_name="memberships"

@@ -175,7 +175,11 @@ def member_list(request, community_id):
     if access.can_invite(community, membership):
         invitable = (
             Friendship.objects.of(request.user)
-            .exclude(friend__memberships__community=community)
+            .exclude(
+                friend__in=community.memberships.exclude(
+                    status=Membership.Status.LEFT
+                ).values("member")
+            )
             .exclude(friend__in=Block.objects.hidden_ids_for(request.user))
             .select_related("friend")
             .order_by("friend__nickname_key")

@@ -86,13 +86,13 @@ def test_accepted_request_makes_an_active_member_counted(owner, ben):
     assert count_of(community) == 2
 
 
-def test_declined_request_is_deleted_and_the_requester_may_ask_again(owner, ben):
+def test_declined_request_is_dropped_and_the_requester_may_ask_again(owner, ben):
     community = make_community(owner, join_policy="approval")
     actions.join_community(member=ben, community=community)
 
     actions.decide_request(community=community, member_id=ben.pk, accept=False)
 
-    assert status_of(community, ben) is None
+    assert status_of(community, ben) == "left"
     assert count_of(community) == 1
     again = actions.join_community(member=ben, community=community)
     assert again.status == Membership.Status.PENDING
@@ -176,14 +176,14 @@ def test_member_invites_a_friend_who_accepts_and_is_counted(owner, ben, chika):
     assert count_of(community) == 3
 
 
-def test_declining_an_invitation_removes_it_and_the_secret_again(owner, ben):
+def test_declining_an_invitation_drops_it_and_the_secret_again(owner, ben):
     community = make_community(owner, join_policy="secret")
     make_friends(owner, ben)
     actions.invite_friend(inviter=owner, community=community, friend_id=ben.pk)
 
     actions.leave_community(member=ben, community=community)
 
-    assert status_of(community, ben) is None
+    assert status_of(community, ben) == "left"
     assert count_of(community) == 1
     assert community not in Community.objects.visible_to(ben)
 
@@ -277,7 +277,7 @@ def test_leaving_counts_one_less(owner, ben):
 
     actions.leave_community(member=ben, community=community)
 
-    assert status_of(community, ben) is None
+    assert status_of(community, ben) == "left"
     assert count_of(community) == 1
 
 
@@ -287,7 +287,7 @@ def test_withdrawing_a_request_does_not_change_the_count(owner, ben):
 
     actions.leave_community(member=ben, community=community)
 
-    assert status_of(community, ben) is None
+    assert status_of(community, ben) == "left"
     assert count_of(community) == 1
 
 

@@ -411,7 +411,7 @@ def test_a_declined_request_vanishes_silently_and_may_be_made_again(
 
     assert "Request declined." in text(response)
     assert callbacks == []  # nothing is sent to anyone
-    assert status_of(community, ben) is None
+    assert status_of(community, ben) == "left"
     assert count_of(community) == 1
     # The requester is told nothing: their page simply offers to ask again.
     page = text(requester.get(f"/communities/{community.pk}/"))
@@ -575,7 +575,7 @@ def test_leaving_a_community_counts_one_less(owner, ben):
 
     assert "You left Beans." in text(response)
     assert "Join this community" in text(response)
-    assert status_of(community, ben) is None
+    assert status_of(community, ben) == "left"
     assert count_of(community) == 1
 
 
@@ -587,7 +587,7 @@ def test_leaving_a_secret_community_lands_on_my_communities(owner, ben):
 
     assert response.status_code == 302
     assert response["Location"] == "/communities/mine/"
-    assert status_of(community, ben) is None
+    assert status_of(community, ben) == "left"
 
 
 def test_the_owner_cannot_leave(owner):
