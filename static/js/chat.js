@@ -33,17 +33,24 @@
   // or an edit of a message older than the loaded page, a like racing a
   // delete) has nothing to replace; htmx would log htmx:oobErrorNoTarget for
   // it. Every path that swaps fragments into this page drops those first.
-  function oobSelector(el) {
+  function targetShown(el) {
     var value = el.getAttribute("hx-swap-oob");
     var colon = value.indexOf(":");
-    return colon > 0 ? value.slice(colon + 1) : "#" + CSS.escape(el.id);
+    var selector = colon > 0 ? value.slice(colon + 1) : el.id ? "#" + CSS.escape(el.id) : "";
+    if (!selector) return true;  // nothing to look for: htmx's to judge
+    try {
+      return document.querySelector(selector) !== null;
+    } catch (error) {
+      return true;  // not a selector this browser reads: htmx's to judge
+    }
   }
   function withoutAbsentTargets(html) {
+    if (html.indexOf("hx-swap-oob") === -1) return html;
     var template = document.createElement("template");
     template.innerHTML = html;
     var dropped = false;
     template.content.querySelectorAll("[hx-swap-oob]").forEach(function (el) {
-      if (!document.querySelector(oobSelector(el))) {
+      if (!targetShown(el)) {
         el.remove();
         dropped = true;
       }

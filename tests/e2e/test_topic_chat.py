@@ -16,8 +16,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from chat import text
+from chat import actions, text
 from chat.models import Message
+from chat.views import PAGE_SIZE
 from communities.actions import create_community, join_community
 from communities.models import Category, JoinPolicy, TopicPolicy
 from tests.e2e.pages import (
@@ -540,3 +541,29 @@ def test_deleting_ones_own_message_shows_the_tombstone_in_both_tabs_with_no_erro
         "Welcome to the club!"
     )
     aiko_page.wait_for_timeout(300)  # anything late has had its chance to log
+
+
+def test_a_like_on_a_message_older_than_the_loaded_page_arrives_without_an_error(
+    new_context, topic, aiko, ben
+):
+    """The socket brings every like in the topic; a page that has not loaded
+    the message has nothing to update, which is no error (htmx logged
+    htmx:oobErrorNoTarget for it)."""
+    oldest = seed(topic, aiko, "The very first message")
+    for n in range(PAGE_SIZE):
+        seed(topic, ben, f"Later message {n}")
+    aiko_page = tab(new_context, "aiko", topic, RECORD_SOCKETS)
+    expect(articles(aiko_page)).to_have_count(PAGE_SIZE)
+    expect(article(aiko_page, oldest)).to_have_count(0)
+
+    actions.toggle_like(member=ben, message=oldest)
+
+    wait_until(
+        aiko_page,
+        f"window.__frames.some(f => f.includes('like-count-{oldest.pk}'))",
+        timeout=WAIT_MS,
+    )
+    aiko_page.wait_for_timeout(300)  # its swap has run (and would have logged)
+    # Scrolled up to, it shows the like.
+    aiko_page.locator(f"#topic-{topic.pk}-scroller").evaluate("s => s.scrollTop = 0")
+    expect(aiko_page.locator(f"#like-count-{oldest.pk}")).to_have_text("1")
