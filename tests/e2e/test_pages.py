@@ -157,6 +157,17 @@ def test_every_main_page_loads_with_no_console_error_or_csp_violation(
     page.context.clear_cookies()
     page.goto(f"/join/{token}/")
     fits(page, width)
+    # A form sent back with its errors is a page in normal use too (it was a
+    # 400, which the browser logs as a failed load).
+    page.locator("#id_nickname").fill("hana")
+    page.locator("#id_password1").fill(PASSWORD)
+    page.locator("#id_password2").fill(PASSWORD + "x")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.locator("main button[type=submit]").click()
+    assert answer.value.status == 200
+    expect(page.locator("#id_password2_error")).to_be_visible()
+    expect(page.locator("#id_password2")).to_have_attribute("aria-invalid", "true")
+    fits(page, width)
 
 
 def test_on_a_360_px_phone_in_japanese_choices_and_labels_show_whole(new_context, site):
