@@ -167,6 +167,9 @@ def test_every_main_page_loads_with_no_console_error_or_csp_violation(
     assert answer.value.status == 200
     expect(page.locator("#id_password2_error")).to_be_visible()
     expect(page.locator("#id_password2")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#id_password2")).to_have_attribute(
+        "aria-describedby", "id_password2_error"
+    )
     fits(page, width)
 
 
