@@ -5,8 +5,6 @@ chat.access), writes in one transaction, and broadcasts after commit: persist
 first, then broadcast. Fragments are rendered once per language on commit.
 """
 
-from datetime import timedelta
-
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -17,11 +15,18 @@ from chat import access, broadcast, fragments, text
 from chat.models import Like, Mention, Message
 from communities.access import NotAllowed, RateLimited
 from communities.models import Community, Membership, Topic, TopicRead
+from project.ratelimit import Budget
 
 MAX_LENGTH = 4000
-RATE_LIMIT = 10
-RATE_WINDOW = timedelta(seconds=10)
 MAX_CLIENT_ID = 64
+# Each send and each edit is new text pushed to every listener of the topic:
+# they share one budget per member (across topics, tabs and processes). Likes
+# are pushed too, and have a budget of their own.
+RATE_LIMIT = 10
+LIKE_LIMIT = 20
+RATE_WINDOW = 10  # seconds
+WRITES = Budget("chat-writes", limit=RATE_LIMIT, per=RATE_WINDOW)
+LIKES = Budget("chat-likes", limit=LIKE_LIMIT, per=RATE_WINDOW)
 
 
 def clean_body(body: str) -> str:
@@ -78,9 +83,9 @@ def send_message(
 
     Preconditions: `membership` is the author's active membership of the
     topic's community (chat.access.access_topic). Refused when muted, empty,
-    too long, or over RATE_LIMIT messages in RATE_WINDOW. A second send with the
-    same client_id returns the first message (created=False) and broadcasts
-    nothing new.
+    too long, or past the WRITES budget (sends and edits). A second send with
+    the same client_id returns the first message (created=False), broadcasts
+    nothing new and costs no budget.
     """
     access.require_can_post(membership)
     body = clean_body(body)
@@ -108,19 +113,12 @@ def send_message(
             .first()
         )
     body_html, mentioned = _render_body(body, author=author, topic=topic)
+    counted = WRITES.take(author.pk)
+    if counted is None:
+        raise RateLimited(_("You are sending messages too fast. Wait a few seconds."))
     now = timezone.now()
     try:
         with transaction.atomic():
-            # Serialise this member's sends so two tabs cannot both slip under
-            # the rate limit.
-            Member.objects.select_for_update().filter(pk=author.pk).exists()
-            recent = Message.objects.filter(
-                author=author, created_at__gt=now - RATE_WINDOW
-            ).count()
-            if recent >= RATE_LIMIT:
-                raise RateLimited(
-                    _("You are sending messages too fast. Wait a few seconds.")
-                )
             message = Message.objects.create(
                 topic=topic,
                 author=author,
@@ -142,7 +140,9 @@ def send_message(
             )
             transaction.on_commit(lambda: broadcast_message(message))
     except IntegrityError:
-        # The same client_id raced in from another tab: the first one won.
+        # The same client_id raced in from another tab: the first one won,
+        # and this resend costs nothing.
+        WRITES.give_back(counted)
         existing = Message.objects.filter(
             author=author, client_id=client_id, topic=topic
         ).first()
@@ -153,13 +153,17 @@ def send_message(
 
 
 def edit_message(*, message: Message, body: str) -> Message:
-    """Change the text of one's own message (the caller checked ownership)."""
+    """Change the text of one's own message (the caller checked ownership).
+    Counts against the same WRITES budget as sending: an edit is new text
+    pushed to every listener too."""
     if message.is_deleted:
         raise NotAllowed(_("This message was deleted."))
     body = clean_body(body)
     body_html, mentioned = _render_body(
         body, author=message.author, topic=message.topic
     )
+    if WRITES.take(message.author_id) is None:
+        raise RateLimited(_("You are changing messages too fast. Wait a few seconds."))
     with transaction.atomic():
         message.body = body
         message.body_html = body_html
@@ -190,9 +194,12 @@ def delete_message(*, message: Message) -> Message:
 
 
 def toggle_like(*, member: Member, message: Message) -> tuple[Message, bool]:
-    """Like or unlike (イイネ!) a message; broadcasts the new count."""
+    """Like or unlike (イイネ!) a message; broadcasts the new count. Refused
+    past the LIKES budget (each toggle is pushed to every listener)."""
     if message.is_deleted:
         raise NotAllowed(_("This message was deleted."))
+    if LIKES.take(member.pk) is None:
+        raise RateLimited(_("You are liking too fast. Wait a few seconds."))
     with transaction.atomic():
         deleted, _n = Like.objects.filter(message=message, member=member).delete()
         if not deleted:
