@@ -415,10 +415,6 @@ def test_every_url_answers_hostile_input_from_every_role_without_a_5xx(
     world, django_capture_on_commit_callbacks, quiet_errors
 ):
     patterns = list(_walk(get_resolver().url_patterns))
-    import os
-
-    if os.environ.get("ONLY"):
-        patterns = [p for p in patterns if os.environ["ONLY"] in p[0]]
     clients = {}
     for role, user in world["users"].items():
         client = Client(raise_request_exception=False)
@@ -426,7 +422,7 @@ def test_every_url_answers_hostile_input_from_every_role_without_a_5xx(
             client = client_for(user, raise_request_exception=False)
         clients[role] = client
     benign_query = "page=1"
-    failures, tried_patterns, requests = [], set(), 0
+    failures, walked, requests = [], 0, 0
     started = time.monotonic()
 
     for route, fmt, params in patterns:
@@ -453,15 +449,16 @@ def test_every_url_answers_hostile_input_from_every_role_without_a_5xx(
                         failures.append(
                             f"{method} {route} [{what}] as {role}: {problem}"
                         )
-        tried_patterns.add((route, fmt))
+        walked += 1
 
     elapsed = time.monotonic() - started
     print(
-        f"\nwalked {len(tried_patterns)} URL patterns x {len(HOSTILE)} hostile values"
+        f"\nwalked {walked} URL patterns x {len(HOSTILE)} hostile values"
         f" (each path parameter and {len(KEYS) + 1} query/form parameters)"
         f" x {len(ROLES)} roles x GET/POST: {requests} requests in {elapsed:.0f} s,"
         f" {len(failures)} answered 5xx"
     )
-    assert len(tried_patterns) == _leaf_count(get_resolver().url_patterns)
+    # Every pattern the resolver has, counted apart from the walk.
+    assert walked == _leaf_count(get_resolver().url_patterns)
     assert set(clients) == set(ROLES)
     assert not failures, "\n".join(failures[:40]) + f"\n({len(failures)} in all)"
