@@ -1,3 +1,4 @@
+import itertools
 import os
 
 import factory
@@ -54,19 +55,38 @@ def pytest_runtest_setup(item):
 
 
 # project/settings.py names the test database after the process that read the
-# settings. A process forked after that (mutmut runs each mutant in a fork of
-# the process that ran the tests once) must not share it with its siblings.
+# settings, and the layer prefix above is that process's too. mutmut runs the
+# tests several times in one process and then once per mutant in processes
+# forked from it: each of those runs needs a database of its own (a new SQLite
+# file beside the write-ahead log of an old one with its name reads as
+# malformed), and a forked process needs its own layer prefix.
 _SETTINGS_PID = os.getpid()
+_TEST_DATABASE_NAMES = {
+    alias: database.get("TEST", {}).get("NAME")
+    for alias, database in settings.DATABASES.items()
+}
+_sessions = itertools.count()
 
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    session = next(_sessions)
+    if os.getpid() == _SETTINGS_PID and session == 0:
+        return
+    for alias, name in _TEST_DATABASE_NAMES.items():
+        if name:
+            settings.DATABASES[alias]["TEST"]["NAME"] = (
+                f"{name}_{os.getpid()}_{session}"
+            )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _layer_prefix_of_this_process():
     if os.getpid() == _SETTINGS_PID:
         return
-    for database in settings.DATABASES.values():
-        test = database.setdefault("TEST", {})
-        if test.get("NAME"):
-            test["NAME"] = f"{test['NAME']}_{os.getpid()}"
+    os.environ["CHANNEL_LAYER_PREFIX"] = f"test{os.getpid()}"
+    if "prefix" in _layer_config:
+        _layer_config["prefix"] = os.environ["CHANNEL_LAYER_PREFIX"]
 
 
 class MemberFactory(factory.django.DjangoModelFactory):
