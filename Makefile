@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install messages lint format clean bench invite superuser
+.PHONY: run test install messages lint format clean bench invite superuser mutants
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Enishi needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -68,5 +68,23 @@ format: $(STAMP)
 bench: $(STAMP)
 	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); $(PY) -m bench.run $(BENCH_ARGS)
 
+# Mutation testing with mutmut ([tool.mutmut] in pyproject.toml): every
+# access.py, the actions and the live consumer, each mutant against the tests
+# that call the function it changed, on the embedded SQLite and in-memory layer.
+# Prints every mutant the tests let live and a count per file and status
+# (`.venv/bin/mutmut show NAME` shows one). mutants/ keeps the results: a later
+# run retests only the functions that changed. MUTMUT_ARGS='chat.access*' runs
+# only the mutants named.
+mutants: $(STAMP) messages
+	env -u CI -u DATABASE_URL -u REDIS_URL DJANGO_DEBUG=1 \
+		$(VENV)/bin/mutmut run $(MUTMUT_ARGS)
+	@$(VENV)/bin/mutmut results > mutants/survivors.txt
+	@cat mutants/survivors.txt
+	@echo "Mutants not killed, per file and status:"
+	@awk -F': ' '{ name = $$1; sub(/^ +/, "", name); \
+		sub(/\.x[^.]*__mutmut_[0-9]+$$/, "", name); count[name ": " $$2]++ } \
+		END { for (key in count) print "  " count[key], key }' \
+		mutants/survivors.txt | sort -k2
+
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles .pytest_cache mutants
