@@ -25,10 +25,6 @@ PAGE_SIZE = 50
 CATCHUP_LIMIT = 200
 
 
-def _plain(text: str, status: int) -> HttpResponse:
-    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
-
-
 def _refused(request, topic, reason: str, status: int = 400):
     """A refused send: the reason for the composer (project/refusals.py), or a
     flash and the page for a plain form post."""
@@ -142,7 +138,7 @@ def message_list(request, topic_id):
             },
         )
     if after is None:
-        return _plain(_("Say which messages."), 400)
+        return refusal(request, _("Say which messages."), 400)
     visible = Message.objects.in_topic(topic).visible_to(request.user).for_display()
     rows = list(visible.filter(pk__gt=after).order_by("pk")[: CATCHUP_LIMIT + 1])
     more = len(rows) > CATCHUP_LIMIT

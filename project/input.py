@@ -24,6 +24,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
+from project.refusals import is_htmx, refusal
+
 # Control characters (C0, DEL, C1) and lone surrogates, which no text a person
 # types contains and PostgreSQL or UTF-8 cannot store. A form's text may keep
 # tab and line breaks; a path, a query or a name may not.
@@ -157,13 +159,15 @@ def local_path(request, value: str) -> str | None:
 
 
 def bad_input_response(request, message: str) -> HttpResponse:
-    """The refusal: plain text for htmx (shown where the request came from),
-    a minimal page otherwise. It reads nothing from the session or the
-    database, so it is safe whatever the request carried."""
-    if request.headers.get("HX-Request") == "true":
-        return HttpResponse(
-            message, status=400, content_type="text/plain; charset=utf-8"
-        )
+    """The refusal: plain text for htmx (shown where the request came from,
+    as project/refusals.py answers htmx), a minimal page otherwise. It reads
+    nothing from the session or the database, so it is safe whatever the
+    request carried."""
+    if is_htmx(request):
+        # As every refusal of an htmx request (project/refusals.py): 200 with
+        # the reason and X-Refused, so a pasted control character in the
+        # composer is shown there and not logged as a failed load.
+        return refusal(request, message, 400)
     page = render_to_string("400.html", {"message": message})
     return HttpResponse(page, status=400)
 

@@ -156,7 +156,8 @@
       "&since=" + encodeURIComponent(log.dataset.syncedAt || "");
     fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
       .then(function (response) {
-        if (!response.ok) throw new Error(String(response.status));
+        var refused = response.headers.get("X-Refused");
+        if (!response.ok || refused) throw new Error(refused || String(response.status));
         log.dataset.syncedAt = response.headers.get("X-Synced-At") || log.dataset.syncedAt;
         var more = response.headers.get("X-More") === "1";
         return response.text().then(function (html) { return { html: html, more: more }; });
