@@ -16,11 +16,16 @@ followed by a second full one just after it, without keeping a time stamp per
 action.
 """
 
-import contextlib
+import logging
 import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+# What take() answers when it could not count: allowed, nothing to give back.
+UNCOUNTED = ""
 
 
 def now() -> float:
@@ -41,14 +46,24 @@ class Budget:
 
     def take(self, who) -> str | None:
         """Count one action of `who`: the key to give it back with, or None
-        (nothing counted) when the budget is spent."""
+        (nothing counted) when the budget is spent.
+
+        When the cache cannot be reached (Redis restarting) the action is let
+        through and counted nowhere: a limit protects the site from floods,
+        it is not a rule worth refusing a member's message over, and the
+        write itself goes to the database, which is up.
+        """
         window, into = divmod(now(), self.per)
         key = self._key(who, int(window))
-        # A counter lives through its own window and the next, where it is
-        # the previous one.
-        cache.add(key, 0, timeout=2 * self.per + 1)
-        count = cache.incr(key)
-        previous = cache.get(self._key(who, int(window) - 1), 0)
+        try:
+            # A counter lives through its own window and the next, where it
+            # is the previous one.
+            cache.add(key, 0, timeout=2 * self.per + 1)
+            count = cache.incr(key)
+            previous = cache.get(self._key(who, int(window) - 1), 0)
+        except Exception:
+            logger.warning("Rate limit %s not counted", self.name, exc_info=True)
+            return UNCOUNTED
         if previous * (1 - into / self.per) + count > self.limit:
             self.give_back(key)
             return None
@@ -56,6 +71,11 @@ class Budget:
 
     def give_back(self, key: str) -> None:
         """Uncount an action take() counted under `key`."""
-        # ValueError: the counter has expired, so nothing is left to give back.
-        with contextlib.suppress(ValueError):
+        if key == UNCOUNTED:
+            return
+        try:
             cache.decr(key)
+        except ValueError:
+            pass  # the counter has expired: nothing is left to give back
+        except Exception:
+            logger.warning("Rate limit count not given back", exc_info=True)

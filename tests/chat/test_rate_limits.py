@@ -252,3 +252,31 @@ def test_sends_in_another_topic_spend_the_same_budget(
 
     assert refused(response) == (429, SENDING_TOO_FAST)
     assert not Message.objects.filter(topic=topic).exists()
+
+
+def test_with_the_cache_unreachable_writes_go_through_uncounted(
+    member_client, membership, topic, settings, caplog
+):
+    # Redis restarting: the limiter cannot count, and a member's message is
+    # not worth refusing over that (the database, where it goes, is up).
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
+        }
+    }
+
+    responses = [send(member_client, topic, f"during the outage {n}") for n in range(3)]
+
+    assert [r.status_code for r in responses] == [201, 201, 201]
+    assert Message.objects.filter(topic=topic).count() == 3
+    assert "Rate limit chat-writes not counted" in caplog.text
+
+
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
