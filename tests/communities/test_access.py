@@ -22,6 +22,7 @@ from tests.conftest import client_for
 VIEWERS = [
     "anonymous",
     "non_member",
+    "member_elsewhere",
     "pending",
     "invited",
     "banned",
@@ -68,6 +69,8 @@ TO_LOGIN = dict.fromkeys(PAGES, LOGIN)
 EXPECTED = {
     "anonymous": {"open": TO_LOGIN, "approval": TO_LOGIN, "secret": TO_LOGIN},
     "non_member": {"open": OUTSIDE, "approval": OUTSIDE, "secret": NOTHING},
+    # Active in another community only: nothing of that carries over here.
+    "member_elsewhere": {"open": OUTSIDE, "approval": OUTSIDE, "secret": NOTHING},
     # A request (or a ban) never reveals a secret community: such a state can
     # only be left over from before the owner made the community secret.
     "pending": {"open": OUTSIDE, "approval": OUTSIDE, "secret": NOTHING},
@@ -112,6 +115,8 @@ def viewer_client(viewer: str, owner, community, member_factory):
         put(community, someone)
     elif viewer == "moderator":
         put(community, someone, role=Membership.Role.MODERATOR)
+    elif viewer == "member_elsewhere":
+        put(make_community(owner, name="Elsewhere"), someone)
     elif viewer != "non_member":
         put(community, someone, status=viewer)
     return client_for(someone)
