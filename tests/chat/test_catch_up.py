@@ -122,6 +122,27 @@ def test_read_position_never_passes_the_topics_newest_message(
     assert read_position(member, topic) == posts[-1].pk
 
 
+def test_reading_moves_only_the_readers_position(
+    member_client, member, membership, other_member, topic, posts
+):
+    TopicRead.objects.create(member=other_member, topic=topic, last_read_id=posts[0].pk)
+
+    member_client.post(read_url(topic), {"last_id": posts[3].pk})
+
+    assert read_position(member, topic) == posts[3].pk
+    assert read_position(other_member, topic) == posts[0].pk
+
+
+def test_reading_an_empty_topic_marks_nothing_read(
+    member_client, member, membership, topic
+):
+    response = member_client.post(read_url(topic), {"last_id": 10**6})
+
+    # Not even the first message the topic will ever get.
+    assert response.status_code == 204
+    assert read_position(member, topic) == 0
+
+
 @pytest.mark.parametrize("last_id", ["", "x", "1.5"])
 def test_bad_read_position_is_a_bad_request_and_changes_nothing(
     last_id, member_client, member, membership, topic, posts
