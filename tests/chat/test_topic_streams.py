@@ -287,38 +287,46 @@ async def test_member_hidden_by_a_block_does_not_receive_that_authors_live_messa
     assert await aiko.receive_nothing(timeout=NOTHING_TIMEOUT)
 
 
-async def test_reply_quoting_an_author_hidden_by_a_block_does_not_reach_the_blocker(
+@pytest.mark.parametrize("blocked", ["quoted_author", "replier"])
+async def test_reply_by_or_quoting_an_author_hidden_by_a_block_skips_the_blocker(
+    blocked,
     member,
     other_member,
     third_member,
+    owner,
     membership,
     other_membership,
     topic,
     open_socket,
 ):
-    # chika blocked ben; aiko (hidden from no one) replies to ben, so the
-    # reply's fragment carries ben's words in its quote.
+    # aiko replies to ben, so the reply's fragment carries aiko's words and
+    # ben's in its quote. chika blocked one of them: she gets neither.
+    hidden = other_member if blocked == "quoted_author" else member
     await database_sync_to_async(Block.objects.create)(
-        blocker=third_member, blocked=other_member
+        blocker=third_member, blocked=hidden
     )
     aiko = await open_socket(member, topic)
     ben = await open_socket(other_member, topic)
     chika = await open_socket(third_member, topic)
-    aiko_client = await alogin(member)
     await asend(await alogin(other_member), topic, "ben's own words")
     original = message_id_in(await ben.receive_from(timeout=RECEIVE_TIMEOUT))
     assert message_id_in(await aiko.receive_from(timeout=RECEIVE_TIMEOUT)) == original
+    if blocked == "replier":
+        # ben is not hidden from chika: his message reaches her.
+        assert message_id_in(await chika.receive_from(timeout=RECEIVE_TIMEOUT)) == (
+            original
+        )
 
-    reply = await asend(aiko_client, topic, "quoting ben", reply_to=original)
-    await asend(aiko_client, topic, "not a reply")
+    reply = await asend(await alogin(member), topic, "quoting ben", reply_to=original)
+    await asend(await alogin(owner), topic, "not a reply")
 
     assert reply.status_code == 201
     for socket in (aiko, ben):
         quote = await socket.receive_from(timeout=RECEIVE_TIMEOUT)
         assert "quoting ben" in quote and "ben&#x27;s own words" in quote
         assert "not a reply" in await socket.receive_from(timeout=RECEIVE_TIMEOUT)
-    # chika's first frame is the plain message sent after the reply: the
-    # reply, and ben's words quoted in it, never reached her.
+    # chika's next frame is the owner's message sent after the reply: the
+    # reply, and the words quoted in it, never reached her.
     first = await chika.receive_from(timeout=RECEIVE_TIMEOUT)
     assert "not a reply" in first and "quoting ben" not in first
     assert await chika.receive_nothing(timeout=NOTHING_TIMEOUT)
