@@ -222,13 +222,13 @@ ACCOUNT_RATE_LIMITS = {
     "change_password": "5/m/user",
     "signup": "20/m/ip",
 }
-
-# Sign-ups without an invitation (off by default: Enishi is invitation-only).
 # How many reverse proxies of ours append to X-Forwarded-For in front of Daphne.
 # allauth's throttles then key on the address the outermost of them saw; at 0
 # the header is ignored (anyone could write it) and REMOTE_ADDR counts, which
 # behind a proxy is the proxy's own address, shared by every member.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Sign-ups without an invitation (off by default: Enishi is invitation-only).
 OPEN_REGISTRATION = env.bool("OPEN_REGISTRATION", default=False)
 INVITATION_VALID_DAYS = 7
 INVITATION_MAX_OPEN = 10
