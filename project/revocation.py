@@ -79,8 +79,7 @@ def _member_saving(sender, instance, update_fields=None, **kwargs):
     instance._narrows_access = old is not None and (
         (old["is_active"] and not instance.is_active)
         or (
-            is_password_usable(old["password"])
-            and old["password"] != instance.password
+            is_password_usable(old["password"]) and old["password"] != instance.password
         )
     )
 

@@ -99,9 +99,7 @@ def hostile_frames() -> list[dict]:
         kind = rng.random()
         size = rng.choice([1, 2, 7, 64, 512, MAX_CLIENT_FRAME, MAX_CLIENT_FRAME + 1])
         if kind < 0.6:
-            frames.append(
-                {"text": "".join(rng.choice(alphabet) for _ in range(size))}
-            )
+            frames.append({"text": "".join(rng.choice(alphabet) for _ in range(size))})
         elif kind < 0.8:
             frames.append({"bytes": rng.randbytes(size)})
         else:
