@@ -11,6 +11,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
@@ -226,6 +227,20 @@ async def test_logout_ends_that_sessions_sockets_and_the_others_reconnect(
     html = '<div id="notification-2">still here</div>'
     await broadcast.asend_html_to_member(member.pk, html)
     assert await other_device.receive_from() == html
+
+
+async def test_a_layer_resync_reaches_the_socket_as_the_resync_frame(
+    member, open_socket
+):
+    # chat/layers.py queues live.resync for every local socket after a Redis
+    # reconnect; the page catches up on this frame (static/js/live.js).
+    _, session_key = await log_in(member)
+    socket = await open_socket(session_key)
+    layer = get_channel_layer()
+
+    await layer.group_send(broadcast.user_group(member.pk), {"type": "live.resync"})
+
+    assert await socket.receive_from() == '<template id="live-resync"></template>'
 
 
 # --- Bad client frames ------------------------------------------------------------
