@@ -3,7 +3,9 @@ import os
 
 import factory
 import pytest
+from asgiref.sync import SyncToAsync
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 from django.utils import translation
 
@@ -87,6 +89,20 @@ def _layer_prefix_of_this_process():
     os.environ["CHANNEL_LAYER_PREFIX"] = f"test{os.getpid()}"
     if "prefix" in _layer_config:
         _layer_config["prefix"] = os.environ["CHANNEL_LAYER_PREFIX"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's, plus: let the test database be dropped at the end.
+    Consumers' database work runs on asgiref's one shared thread, whose
+    connection outlives the tests; with it (or the pool) still open,
+    PostgreSQL refuses to drop the database and every run left one behind."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
 
 
 class MemberFactory(factory.django.DjangoModelFactory):
