@@ -10,6 +10,15 @@ from communities.access import AccessDenied, Forbidden, membership_of
 from communities.models import Community, Membership, Topic
 
 
+def _topic_id(value) -> int:
+    """A topic id from a URL or a socket's query; anything else is "not
+    found", as an id that does not exist is."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise AccessDenied from None
+
+
 def access_topic(member, topic_id) -> tuple[Topic, Membership]:
     """The topic and the member's active membership, or AccessDenied (404).
 
@@ -17,10 +26,7 @@ def access_topic(member, topic_id) -> tuple[Topic, Membership]:
     people who asked to join, invitees and banned members get "not found"."""
     if not member.is_authenticated:
         raise AccessDenied
-    try:
-        topic_id = int(topic_id)
-    except (TypeError, ValueError):
-        raise AccessDenied from None
+    topic_id = _topic_id(topic_id)
     membership = (
         Membership.objects.filter(
             member=member,
@@ -46,10 +52,7 @@ def community_to_join(member, topic_id) -> tuple[Community, Membership | None]:
     banned member learns nothing new."""
     if not member.is_authenticated:
         raise AccessDenied
-    try:
-        topic_id = int(topic_id)
-    except (TypeError, ValueError):
-        raise AccessDenied from None
+    topic_id = _topic_id(topic_id)
     topic = Topic.objects.select_related("community").filter(pk=topic_id).first()
     if topic is None or topic.community.is_secret:
         raise AccessDenied

@@ -71,3 +71,24 @@ class MessageFactory(factory.django.DjangoModelFactory):
     body_html = factory.LazyAttribute(lambda o: text.render(o.body, []))
     client_id = factory.LazyFunction(lambda: uuid.uuid4().hex)
     created_at = factory.LazyFunction(timezone.now)
+
+
+def coffee_club(owner, *members, **fields) -> Community:
+    """aiko's open "Shimokita Coffee Club", made through the real actions (the
+    owner's membership, member counts), with `members` joined."""
+    from communities import actions
+    from communities.models import Category, TopicPolicy
+
+    community = actions.create_community(
+        owner=owner,
+        **{
+            "name": "Shimokita Coffee Club",
+            "category": Category.FOOD,
+            "join_policy": JoinPolicy.OPEN,
+            "topic_policy": TopicPolicy.MEMBERS,
+            **fields,
+        },
+    )
+    for member in members:
+        actions.join_community(member=member, community=community)
+    return community

@@ -18,10 +18,8 @@ import pytest
 from django.test import Client
 
 from accounts.actions import create_invitation, make_friends
-from communities.actions import create_community, join_community
-from communities.models import Category, JoinPolicy, TopicPolicy
 from tests.conftest import client_for
-from tests.factories import TopicFactory
+from tests.factories import TopicFactory, coffee_club
 
 pytestmark = pytest.mark.django_db
 
@@ -159,14 +157,7 @@ def test_the_check_finds_what_html_validate_reports():
 @pytest.fixture
 def site(aiko, ben, chika):
     make_friends(aiko, ben)
-    community = create_community(
-        owner=aiko,
-        name="Shimokita Coffee Club",
-        category=Category.FOOD,
-        join_policy=JoinPolicy.OPEN,
-        topic_policy=TopicPolicy.MEMBERS,
-    )
-    join_community(member=ben, community=community)
+    community = coffee_club(aiko, ben)
     topic = TopicFactory(community=community, title="Beans", created_by=aiko)
     _invitation, token = create_invitation(inviter=aiko)
     return community, topic, token

@@ -1,6 +1,10 @@
 import re
 
+import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
+
+from accounts import nicknames
 
 JOIN_LINK = re.compile(r"/join/([A-Za-z0-9_-]+)/")
 
@@ -15,3 +19,10 @@ def token_from(text: str) -> str:
 def logged_in_member_id(client: Client) -> int | None:
     value = client.session.get("_auth_user_id")
     return int(value) if value is not None else None
+
+
+def refusal_code(value: str) -> str:
+    """The code of the ValidationError the nickname rules raise for `value`."""
+    with pytest.raises(ValidationError) as info:
+        nicknames.validate_nickname(value)
+    return info.value.code

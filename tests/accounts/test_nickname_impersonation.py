@@ -14,17 +14,12 @@ from django.test import Client
 
 from accounts import nicknames
 from accounts.models import Member
+from tests.accounts.helpers import refusal_code
 from tests.conftest import PASSWORD, client_for
 
 LOOKS_ALIKE = "This nickname looks too much like an existing one."
 MIXED = "A nickname cannot mix alphabets (such as Latin with Cyrillic or Greek)"
 INVISIBLE = "A nickname cannot contain control or invisible characters."
-
-
-def refusal_code(value: str) -> str:
-    with pytest.raises(ValidationError) as info:
-        nicknames.validate_nickname(value)
-    return info.value.code
 
 
 # --- Invisible characters ---------------------------------------------------------

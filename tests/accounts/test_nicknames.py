@@ -7,16 +7,10 @@ from django.test import Client
 
 from accounts import nicknames
 from accounts.models import Member
-from tests.accounts.helpers import logged_in_member_id
+from tests.accounts.helpers import logged_in_member_id, refusal_code
 from tests.conftest import PASSWORD
 
 LOGIN_URL = "/accounts/login/"
-
-
-def refusal_code(value: str) -> str:
-    with pytest.raises(ValidationError) as info:
-        nicknames.validate_nickname(value)
-    return info.value.code
 
 
 # --- What a nickname may be -----------------------------------------------------

@@ -13,12 +13,10 @@ from playwright.sync_api import expect
 
 from accounts.actions import create_invitation, make_friends
 from chat import text
-from communities.actions import create_community, join_community
-from communities.models import Category, JoinPolicy, TopicPolicy
 from tests import services
 from tests.conftest import PASSWORD
 from tests.e2e.pages import expect_live_open, log_in
-from tests.factories import MessageFactory, TopicFactory
+from tests.factories import MessageFactory, TopicFactory, coffee_club
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -37,15 +35,9 @@ def site(aiko, ben):
     """aiko owns a community with a topic and talks there with ben, her friend;
     she has invited someone."""
     make_friends(aiko, ben)
-    community = create_community(
-        owner=aiko,
-        name="Shimokita Coffee Club",
-        category=Category.FOOD,
-        join_policy=JoinPolicy.OPEN,
-        topic_policy=TopicPolicy.MEMBERS,
-        description="Coffee, and the people who drink it.",
+    community = coffee_club(
+        aiko, ben, description="Coffee, and the people who drink it."
     )
-    join_community(member=ben, community=community)
     topic = TopicFactory(
         community=community, title="Beans of the week", created_by=aiko
     )

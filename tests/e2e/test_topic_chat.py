@@ -19,8 +19,6 @@ from playwright.sync_api import expect
 from chat import actions, text
 from chat.models import Message
 from chat.views import PAGE_SIZE
-from communities.actions import create_community, join_community
-from communities.models import Category, JoinPolicy, TopicPolicy
 from tests.e2e.pages import (
     RECORD_SOCKETS,
     SOCKETS_OPEN,
@@ -28,7 +26,7 @@ from tests.e2e.pages import (
     open_topic,
     wait_until,
 )
-from tests.factories import MessageFactory, TopicFactory
+from tests.factories import MessageFactory, TopicFactory, coffee_club
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -70,14 +68,7 @@ RECORD_KEYS = """
 @pytest.fixture
 def topic(aiko, ben):
     """A topic in an open community owned by aiko, which ben has joined."""
-    community = create_community(
-        owner=aiko,
-        name="Shimokita Coffee Club",
-        category=Category.FOOD,
-        join_policy=JoinPolicy.OPEN,
-        topic_policy=TopicPolicy.MEMBERS,
-    )
-    join_community(member=ben, community=community)
+    community = coffee_club(aiko, ben)
     return TopicFactory(community=community, title="Live chat", created_by=aiko)
 
 

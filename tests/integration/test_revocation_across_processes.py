@@ -11,9 +11,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from chat import broadcast
-from communities import actions as community_actions
-from communities.models import Category, JoinPolicy, Topic, TopicPolicy
+from communities.models import Topic
 from tests.conftest import PASSWORD
+from tests.factories import coffee_club
 from tests.integration.web import Tab, session_key
 
 pytestmark = [
@@ -34,14 +34,7 @@ def sockets():
 
 @pytest.fixture
 def topic(aiko, ben):
-    community = community_actions.create_community(
-        owner=aiko,
-        name="Shimokita Coffee Club",
-        category=Category.FOOD,
-        join_policy=JoinPolicy.OPEN,
-        topic_policy=TopicPolicy.MEMBERS,
-    )
-    community_actions.join_community(member=ben, community=community)
+    community = coffee_club(aiko, ben)
     return Topic.objects.create(community=community, title="Live chat", created_by=aiko)
 
 

@@ -19,8 +19,8 @@ import redis
 from websockets.exceptions import ConnectionClosed
 
 from chat import broadcast
-from communities import actions as community_actions
-from communities.models import Category, JoinPolicy, Topic, TopicPolicy
+from communities.models import Topic
+from tests.factories import coffee_club
 from tests.integration.web import Tab, message_ids, session_key
 
 pytestmark = [
@@ -83,14 +83,7 @@ def topic_subscribers(redis_url: str, topic_id: int) -> int:
 def test_message_crosses_processes_and_survives_a_redis_restart(
     aiko, ben, redis_server, start_daphnes, sockets
 ):
-    community = community_actions.create_community(
-        owner=aiko,
-        name="Shimokita Coffee Club",
-        category=Category.FOOD,
-        join_policy=JoinPolicy.OPEN,
-        topic_policy=TopicPolicy.MEMBERS,
-    )
-    community_actions.join_community(member=ben, community=community)
+    community = coffee_club(aiko, ben)
     topic = Topic.objects.create(
         community=community, title="Live chat", created_by=aiko
     )
