@@ -51,7 +51,7 @@ BAND_PIXELS = 1_000_000
 # Peak memory while decoding and shrinking, in bytes a pixel, measured as RSS
 # for each format at its worst (alpha, CMYK, lossless); with IMAGE_DECODE_MAX_MB
 # it sets how many pixels each format may have. libwebp and libheif hold their
-# own decoded copy beside Pillow's. tests/accounts/test_image_memory.py holds
+# own decoded copy beside Pillow's. tests/accounts/test_upload_limits.py holds
 # every format to it at its limit.
 _DECODE_BYTES_PER_PIXEL = {
     "JPEG": 9,

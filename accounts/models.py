@@ -27,7 +27,10 @@ class NarrowingUpdateQuerySet(models.QuerySet):
         if self.narrowing_fields.isdisjoint(kwargs):
             return super().update(**kwargs)
         with transaction.atomic(using=self.db):
-            member_ids = list(self.values_list(self.member_field, flat=True))
+            # Locked, so no row starts to match between the read and the update.
+            member_ids = list(
+                self.select_for_update().values_list(self.member_field, flat=True)
+            )
             count = super().update(**kwargs)
             access_narrowed.send(sender=self.model, member_ids=member_ids)
         return count

@@ -26,17 +26,17 @@ MAX_LENGTH = 30
 # (ZWJ, ZWSP, bidi overrides), Cs surrogates, Co private use, Cn unassigned,
 # Zl/Zp line and paragraph separators.
 _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
-# Blank-looking letters and fillers that are not in those categories.
-_INVISIBLE = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u180e"}
 # Default_Ignorable_Code_Point (Unicode 15.1, DerivedCoreProperties.txt) beyond
 # the categories above: marks and fillers that render as nothing, among them the
-# combining grapheme joiner (U+034F) and every variation selector (U+FE0F).
+# combining grapheme joiner (U+034F) and every variation selector (U+FE0F);
+# plus the Braille blank (U+2800), which is not ignorable but shows nothing.
 # Python's unicodedata does not carry the property.
-_DEFAULT_IGNORABLE = [
+_INVISIBLE = [
     (0x034F, 0x034F),
     (0x115F, 0x1160),
     (0x17B4, 0x17B5),
     (0x180B, 0x180F),
+    (0x2800, 0x2800),
     (0x3164, 0x3164),
     (0xFE00, 0xFE0F),
     (0xFFA0, 0xFFA0),
@@ -115,9 +115,9 @@ def _prototypes() -> dict[str, str]:
     return table
 
 
-def _is_default_ignorable(char: str) -> bool:
+def _is_invisible(char: str) -> bool:
     code = ord(char)
-    return any(low <= code <= high for low, high in _DEFAULT_IGNORABLE)
+    return any(low <= code <= high for low, high in _INVISIBLE)
 
 
 def validate_nickname(value: str) -> None:
@@ -131,11 +131,7 @@ def validate_nickname(value: str) -> None:
             params={"max": MAX_LENGTH},
         )
     for char in nickname:
-        if (
-            unicodedata.category(char) in _FORBIDDEN_CATEGORIES
-            or char in _INVISIBLE
-            or _is_default_ignorable(char)
-        ):
+        if unicodedata.category(char) in _FORBIDDEN_CATEGORIES or _is_invisible(char):
             raise ValidationError(
                 _("A nickname cannot contain control or invisible characters."),
                 code="invisible",

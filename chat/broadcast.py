@@ -8,7 +8,6 @@ Group names come from the helpers here and nowhere else.
 import asyncio
 import logging
 import os
-import threading
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -59,14 +58,6 @@ def _server_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop.is_running() else None
 
 
-def _loop_running_here() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 def _schedule(loop: asyncio.AbstractEventLoop, send: Callable[[], Awaitable]) -> None:
     task = loop.create_task(send())
     _pending.add(task)
@@ -83,17 +74,10 @@ def _dispatch(send: Callable[[], Awaitable[None]]) -> None:
     Elsewhere (management commands, the test client) it runs to completion.
     """
     loop = _server_loop()
-    if loop is not None:
-        loop.call_soon_threadsafe(_schedule, loop, send)
-    elif _loop_running_here():
-        # Sync code called by a running event loop's own thread (the browser
-        # tests' ORM calls under Playwright): AsyncToSync refuses to run
-        # there, so the send runs to completion in a thread of its own.
-        worker = threading.Thread(target=async_to_sync(send))
-        worker.start()
-        worker.join()
-    else:
+    if loop is None:
         async_to_sync(send)()
+    else:
+        loop.call_soon_threadsafe(_schedule, loop, send)
 
 
 def _send(group: str, event: dict) -> None:

@@ -17,9 +17,6 @@ from accounts.models import Block
 from chat import access, broadcast, socket_limit
 
 MAX_CLIENT_FRAME = 4096
-# Sent when this process's layer reconnected to Redis and may have dropped
-# events: the page fetches what it missed (static/js/live.js).
-RESYNC_FRAME = '<template id="live-resync"></template>'
 MAX_STREAMS = 8
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
 
@@ -61,32 +58,57 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=broadcast.CLOSE_BAD_REQUEST)
             return
         try:
+            refusal = await self._join_and_authorize(user, topic_ids, language)
+        except BaseException:
+            # The layer failed (Redis down): give back what this socket took,
+            # or its place and groups would outlive it.
+            await self._release()
+            raise
+        if refusal is not None:
+            # Nothing of its groups reaches a refused socket.
+            self.closing = True
+            await self._release()
+        await self.accept()
+        if refusal is not None:
+            await self.close(code=refusal)
+
+    async def _join_and_authorize(self, user, topic_ids, language) -> int | None:
+        """Join the member's group, authorize, count and join the streams;
+        the close code when the socket is refused."""
+        # The member's own group first, then read what they may see: a
+        # revocation committed meanwhile reaches this socket (it is handled
+        # right after connect) instead of falling between the read and the
+        # join.
+        await self._join(broadcast.user_group(user.pk))
+        try:
             topics, self.hidden_authors = await database_sync_to_async(
                 _authorize_streams
             )(user, topic_ids)
         except Http404:
-            await self.accept()
-            await self.close(code=broadcast.CLOSE_FORBIDDEN)
-            return
+            return broadcast.CLOSE_FORBIDDEN
         if not await socket_limit.acquire(user.pk, self.channel_name):
-            await self.accept()
-            await self.close(code=broadcast.CLOSE_TOO_MANY_SOCKETS)
-            return
+            return broadcast.CLOSE_TOO_MANY_SOCKETS
         self.counted = True
-        groups = [broadcast.user_group(user.pk)]
-        groups += [broadcast.topic_group(topic_id, language) for topic_id in topics]
         # Join before accepting: the page catches up once the socket is open,
         # so nothing published in between can fall through.
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-        self.live_groups = groups
-        await self.accept()
+        for topic_id in topics:
+            await self._join(broadcast.topic_group(topic_id, language))
+        return None
+
+    async def _join(self, group: str) -> None:
+        self.live_groups.append(group)
+        await self.channel_layer.group_add(group, self.channel_name)
 
     async def disconnect(self, code):
-        await self._leave_groups()
+        await self._release()
+
+    async def _release(self) -> None:
+        # The place first: socket_limit.release never raises, group_discard
+        # may (Redis down).
         if self.counted:
             self.counted = False
             await socket_limit.release(self.scope["user"].pk, self.channel_name)
+        await self._leave_groups()
 
     async def _leave_groups(self) -> None:
         groups, self.live_groups = self.live_groups, []
@@ -131,8 +153,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         elif message["type"] == "live.html":
             await self.live_html(message)
         elif message["type"] == "live.resync":
-            if not self.closing:
-                await self.send(text_data=RESYNC_FRAME)
+            # This process's layer reconnected to Redis and may have dropped
+            # events, a revocation among them: authorize again (the page
+            # reconnects, and catches up as on every open).
+            await self.live_close({"code": broadcast.CLOSE_RECHECK})
         elif message["type"] == "live.close":
             await self.live_close(message)
         else:

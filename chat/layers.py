@@ -5,8 +5,9 @@ subscription connection is down is gone. redis-py resubscribes on reconnect,
 but nobody tells the sockets that they may have missed something, so an open
 tab would show message 1, then message 5, and never 2-4. After a reconnect this
 layer puts one `live.resync` event in the queue of every socket of the process;
-the consumer forwards a resync frame and the page catches up over HTTP, as it
-does on every socket open (docs/live-path.md, step 6).
+the consumer closes with 4408, since a revocation may have been among what was
+dropped, and the page reconnects, is authorized again and catches up over
+HTTP, as on every socket open (docs/live-protocol.md).
 
 channels-redis accepts `on_reconnect` but never calls it (4.3.0), hence this
 small subclass at the seams it has: the loop layer's shards and the shard's

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from communities.models import Topic
@@ -10,11 +11,17 @@ class MessageQuerySet(models.QuerySet):
         return self.filter(topic=topic)
 
     def visible_to(self, member):
-        """Messages `member` may see: none by members hidden by a block.
-        (Topic access itself is checked by chat.access before any query.)"""
+        """Messages `member` may see: none by members hidden by a block, and
+        no reply quoting one (the live path skips those too: a fragment
+        carries its author and the author it quotes), except one's own. Topic
+        access itself is checked by chat.access before any query."""
         from accounts.models import Block
 
-        return self.exclude(author__in=Block.objects.hidden_ids_for(member))
+        hidden = Block.objects.hidden_ids_for(member)
+        return self.exclude(author__in=hidden).exclude(
+            # One's own reply stays, its quote masked in the template.
+            Q(reply_to__author__in=hidden) & ~Q(author=member)
+        )
 
     def for_display(self):
         return self.select_related("author", "reply_to__author")

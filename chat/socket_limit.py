@@ -71,9 +71,6 @@ class _Process:
             )
             self.acquire_script = self.redis.register_script(_ACQUIRE)
 
-    def count(self) -> int:
-        return sum(len(names) for names in self.sockets.values())
-
     async def refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(REFRESH_EVERY)
@@ -87,7 +84,9 @@ class _Process:
         async with self.redis.pipeline(transaction=False) as pipe:
             for member_id, names in self.sockets.items():
                 key = redis_key(member_id)
-                pipe.zadd(key, dict.fromkeys(names, expires))
+                # xx: only entries still there. A socket released while this
+                # pipeline was on its way must not come back as a ghost.
+                pipe.zadd(key, dict.fromkeys(names, expires), xx=True)
                 pipe.expire(key, ENTRY_TTL)
             await pipe.execute()
 

@@ -219,6 +219,7 @@ class TopicQuerySet(models.QuerySet):
             )
             .exclude(author=member)
             .exclude(author__in=Block.objects.hidden_ids_for(member))
+            .exclude(reply_to__author__in=Block.objects.hidden_ids_for(member))
             .order_by()
             .values("topic")
             .annotate(n=models.Count("pk"))

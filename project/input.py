@@ -12,6 +12,7 @@ overflowed when converted to UTC (a 500 on SQLite).
 import re
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.exceptions import (
     RequestDataTooBig,
     TooManyFieldsSent,
@@ -31,6 +32,9 @@ from project.refusals import is_htmx, refusal
 # tab and line breaks; a path, a query or a name may not.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Header values (cookies) reach Django as bytes decoded as latin-1, so UTF-8
+# text in them shows up as U+0080..U+00FF: only C0 and DEL are control there.
+_CONTROL_IN_HEADER = re.compile(r"[\x00-\x1f\x7f]")
 
 # Longer than anything Enishi makes or accepts: its longest text field is
 # 5,000 characters (a community's description), its longest URL far shorter.
@@ -87,7 +91,11 @@ def check_request(request) -> list[str]:
         )
     if _CONTROL.search(request.path):
         raise BadInput(_("The address contains a control character."))
-    _check_values(request.GET, max_length=MAX_QUERY_VALUE, control=_CONTROL)
+    try:
+        query = request.GET
+    except TooManyFieldsSent:
+        raise BadInput(_("The address has too many parameters.")) from None
+    _check_values(query, max_length=MAX_QUERY_VALUE, control=_CONTROL)
     if request.method == "POST":
         try:
             form, files = request.POST, request.FILES
@@ -99,7 +107,21 @@ def check_request(request) -> list[str]:
         _check_values(form, max_length=MAX_FORM_VALUE, control=_CONTROL_IN_TEXT)
         for name in files:
             _check_name(name)
-    return [name for name, value in request.COOKIES.items() if _CONTROL.search(value)]
+    return [
+        name
+        for name in _cookies_read()
+        if _CONTROL_IN_HEADER.search(request.COOKIES.get(name, ""))
+    ]
+
+
+def _cookies_read() -> list[str]:
+    """The cookies this site reads. Others (another app's on a parent domain)
+    are none of its business, and it could not delete them anyway."""
+    return [
+        settings.SESSION_COOKIE_NAME,
+        settings.CSRF_COOKIE_NAME,
+        settings.LANGUAGE_COOKIE_NAME,
+    ]
 
 
 def int_param(params, name: str, *, minimum: int = 0, maximum: int = MAX_ID):
@@ -197,8 +219,7 @@ class BadInputMiddleware:
                 ),
             )
             for name in bad_cookies:
-                if not _CONTROL.search(name):
-                    response.delete_cookie(name)
+                response.delete_cookie(name)
             return response
         return self.get_response(request)
 

@@ -171,6 +171,10 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="enishi"),
+            # Rate limits read the cache on every write: an unreachable Redis
+            # must fail fast (the limiter then lets the write through), not
+            # hold the request for the system's connect timeout.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:

@@ -19,9 +19,10 @@ import uuid
 from urllib.parse import quote
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
-from django.test import Client
+from django.test import AsyncClient, Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from django.utils.regex_helper import normalize
@@ -289,6 +290,33 @@ def test_a_damaged_session_cookie_is_a_400_that_removes_it(world):
     assert status_of(response) == 400
     assert response.cookies[settings.SESSION_COOKIE_NAME].value == ""
     assert client.get("/accounts/login/").status_code == 200
+
+
+def test_another_apps_cookie_with_utf8_text_does_not_break_any_page(world):
+    # Cookie headers reach Django decoded as latin-1: UTF-8 text looks like
+    # U+0080..U+00FF, C1 "controls" included. A cookie this site does not
+    # read (another app's, on a parent domain) must not cost a member the site.
+    value = "日本語のメモ".encode().decode("latin-1")
+    assert any("\x80" <= char <= "\x9f" for char in value)
+    session = _aiko(world).cookies[settings.SESSION_COOKIE_NAME].value
+    # Through ASGI, as Daphne serves it (WSGI re-decodes cookies as UTF-8).
+    client = AsyncClient()
+    cookie = f"{settings.SESSION_COOKIE_NAME}={session}; prefs={value}"
+
+    response = async_to_sync(client.get)("/", headers={"cookie": cookie})
+
+    assert response.status_code == 200
+    assert response.context["user"] == world["users"]["community_member"]
+
+
+def test_too_many_query_parameters_are_a_clear_400(world, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    query = "&".join(f"a{n}=1" for n in range(11))
+
+    response = _aiko(world).get(f"/communities/?{query}")
+
+    assert status_of(response) == 400
+    assert "too many parameters" in response.content.decode()
 
 
 @pytest.mark.parametrize(

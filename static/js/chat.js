@@ -170,7 +170,6 @@
       .catch(function () { catchingUp = false; });
   }
   document.addEventListener("htmx:wsOpen", catchUp);
-  document.addEventListener("enishi:resync", catchUp);
 
   // Read position: tell the server what has been seen while the tab is visible.
   var readTimer = null;

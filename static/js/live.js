@@ -58,16 +58,11 @@
     attempt();
   }
 
-  // Control frames are not swapped: the pong answers a ping, and a resync
-  // means the server's layer reconnected to Redis and may have dropped events,
-  // so pages fetch what they missed (chat.js listens for enishi:resync).
+  // Control frames are not swapped: the pong answers a ping.
   document.addEventListener("htmx:wsBeforeMessage", function (event) {
     var message = event.detail.message;
     if (typeof message !== "string" || message.indexOf('<template id="live-') !== 0) return;
     event.preventDefault();
-    if (message.indexOf('<template id="live-resync"') === 0) {
-      document.dispatchEvent(new CustomEvent("enishi:resync"));
-    }
   });
 
   document.addEventListener("htmx:wsOpen", function () {

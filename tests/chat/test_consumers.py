@@ -165,21 +165,6 @@ async def test_event_for_a_member_reaches_their_socket_and_not_another_members(
     assert await ben.receive_nothing(timeout=NOTHING_TIMEOUT)
 
 
-async def test_a_send_from_sync_code_on_the_loops_own_thread_is_delivered(
-    member, open_socket
-):
-    # Sync code run by the event loop's thread itself (the browser tests' ORM
-    # calls under Playwright, which marks its loop as running there) cannot
-    # use AsyncToSync; the send must still go out.
-    _, session_key = await log_in(member)
-    socket = await open_socket(session_key)
-    html = '<div id="notification-9">from the loop thread</div>'
-
-    broadcast.send_html_to_member(member.pk, html)
-
-    assert await socket.receive_from() == html
-
-
 async def test_event_for_a_member_reaches_every_open_tab(
     member, other_member, open_socket
 ):
@@ -229,18 +214,20 @@ async def test_logout_ends_that_sessions_sockets_and_the_others_reconnect(
     assert await other_device.receive_from() == html
 
 
-async def test_a_layer_resync_reaches_the_socket_as_the_resync_frame(
-    member, open_socket
-):
+async def test_a_layer_resync_makes_the_socket_authorize_again(member, open_socket):
     # chat/layers.py queues live.resync for every local socket after a Redis
-    # reconnect; the page catches up on this frame (static/js/live.js).
+    # reconnect: what was dropped meanwhile may have been a revocation, so the
+    # socket closes to be authorized again (the page reconnects and catches up).
     _, session_key = await log_in(member)
     socket = await open_socket(session_key)
     layer = get_channel_layer()
 
     await layer.group_send(broadcast.user_group(member.pk), {"type": "live.resync"})
 
-    assert await socket.receive_from() == '<template id="live-resync"></template>'
+    assert await socket.receive_output() == {
+        "type": "websocket.close",
+        "code": broadcast.CLOSE_RECHECK,
+    }
 
 
 # --- Bad client frames ------------------------------------------------------------

@@ -23,7 +23,7 @@ from accounts.models import Block
 from chat import actions
 from chat.models import Like, Mention, Message
 from chat.views import PAGE_SIZE
-from communities.models import Membership, TopicRead
+from communities.models import Membership, Topic, TopicRead
 from tests.chat.conftest import (
     HTMX,
     NOTHING_TIMEOUT,
@@ -1032,3 +1032,27 @@ def test_mentions_reach_only_members_of_the_community_not_hidden_by_a_block(
     assert "/members/chika/" not in message.body_html
     assert "/members/daichi/" not in message.body_html
     assert not outsider.memberships.exists()
+
+
+def test_a_reply_quoting_a_hidden_author_is_left_out_as_the_live_path_leaves_it_out(
+    member, other_member, third_member, membership, other_membership, topic
+):
+    # chika blocked ben; aiko replies to ben. The socket skips the reply for
+    # chika (it carries ben's words); the page, catch-up and unread count
+    # agree, so a reload cannot show what live never did, or the reverse.
+    Block.objects.create(blocker=third_member, blocked=other_member)
+    quoted = MessageFactory(topic=topic, author=other_member, body="ben's words")
+    send(client_for(member), topic, "quoting ben", reply_to=quoted.pk)
+    chika = client_for(third_member)
+
+    page = chika.get(topic.get_absolute_url()).content.decode()
+    caught_up = catch_up(chika, topic, after=0).content.decode()
+    unread = Topic.objects.with_unread_for(third_member).get(pk=topic.pk).unread
+
+    assert "quoting ben" not in page
+    assert "quoting ben" not in caught_up
+    assert unread == 0
+    # aiko still sees her own reply, and ben sees it whole.
+    assert "quoting ben" in client_for(member).get(topic.get_absolute_url()).text
+    ben_page = client_for(other_member).get(topic.get_absolute_url()).text
+    assert "quoting ben" in ben_page and "ben&#x27;s words" in ben_page

@@ -10,6 +10,7 @@ accepted with what is still allowed).
 """
 
 import ast
+import asyncio
 import time
 import uuid
 
@@ -23,7 +24,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Block, Friendship, Member
-from chat import broadcast
+from chat import broadcast, socket_limit
 from communities.models import Membership
 from project.asgi import application
 from tests.chat.conftest import NOTHING_TIMEOUT, RECEIVE_TIMEOUT, asend, socket_path
@@ -611,3 +612,22 @@ async def test_a_revocation_inside_a_rolled_back_transaction_sends_nothing(
     await ban_then_roll_back()
 
     assert await accepted(socket)
+
+
+async def test_a_revocation_made_while_a_socket_is_connecting_still_reaches_it(
+    member, room, community, sockets, monkeypatch
+):
+    # The revocation commits after the socket read what its member may see
+    # but before it finished connecting: the socket joined its member's group
+    # before reading, so the revocation waits for it instead of passing by.
+    real_acquire = socket_limit.acquire
+
+    async def acquire_while_banned(member_id, socket_name):
+        await database_sync_to_async(ban_with_update)(member, community)
+        await asyncio.sleep(0.3)  # the revocation's publish arrives meanwhile
+        return await real_acquire(member_id, socket_name)
+
+    monkeypatch.setattr(socket_limit, "acquire", acquire_while_banned)
+    socket = await sockets(await alogin(member), room)
+
+    await assert_told_to_reconnect(socket)

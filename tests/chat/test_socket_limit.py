@@ -215,3 +215,46 @@ async def test_the_count_is_kept_per_member_in_redis(
 
     assert await redis_counter.zcard(socket_limit.redis_key(member.pk)) == 3
     assert await redis_counter.zcard(socket_limit.redis_key(other_member.pk)) == 1
+
+
+async def test_a_socket_whose_layer_fails_while_connecting_gives_its_place_back(
+    counter, member, topic, membership, settings, monkeypatch
+):
+    # Redis going away between counting the socket and joining its streams:
+    # the connect fails (the page retries), and its place must not leak, or
+    # a few retries would lock the member out of live updates.
+    settings.LIVE_MAX_SOCKETS_PER_MEMBER = 1
+    layer = get_channel_layer()
+    real_group_add = layer.group_add
+
+    async def failing_for_topics(group, channel):
+        if group.startswith("topic."):
+            raise ConnectionError("Redis went away")
+        await real_group_add(group, channel)
+
+    key = (
+        (await database_sync_to_async(client_for)(member))
+        .cookies[settings.SESSION_COOKIE_NAME]
+        .value
+    )
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"origin", b"http://127.0.0.1"),
+        (b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode()),
+    ]
+    monkeypatch.setattr(layer, "group_add", failing_for_topics)
+    for _ in range(3):
+        failed = WebsocketCommunicator(application, socket_path([topic]), headers)
+        with pytest.raises(ConnectionError):
+            # The app fails without answering: the communicator reports it
+            # when its wait ends.
+            await failed.connect(timeout=1)
+    monkeypatch.setattr(layer, "group_add", real_group_add)
+
+    socket = WebsocketCommunicator(application, socket_path([topic]), headers)
+    connected, _ = await socket.connect(timeout=10)
+    try:
+        assert connected
+        assert await is_open(socket)
+    finally:
+        await socket.disconnect()

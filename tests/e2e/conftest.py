@@ -15,8 +15,11 @@ The browser lives for one module only, so the marked loop never leaks into the
 asyncio tests that run after this folder.
 """
 
+import threading
+
 import pytest
 
+from chat import broadcast
 from tests import servers, services
 
 ACTION_TIMEOUT_MS = 15_000  # each click, fill, navigation and expect()
@@ -32,6 +35,33 @@ document.addEventListener("securitypolicyviolation", (event) => {
   );
 });
 """
+
+
+@pytest.fixture(autouse=True)
+def broadcasts_run_outside_the_browser_thread(monkeypatch):
+    """A write made here that broadcasts on commit (the revocation path reacts
+    to saving a member's password, for one) would run its send with
+    async_to_sync, which refuses a thread whose event loop is marked running,
+    as Playwright marks this one (see above). Run each send in a thread of its
+    own instead, and wait for it."""
+    dispatch = broadcast._dispatch
+
+    def in_a_thread(send):
+        failures = []
+
+        def run():
+            try:
+                dispatch(send)
+            except BaseException as exc:  # re-raised in the test's thread
+                failures.append(exc)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join()
+        if failures:
+            raise failures[0]
+
+    monkeypatch.setattr(broadcast, "_dispatch", in_a_thread)
 
 
 @pytest.fixture

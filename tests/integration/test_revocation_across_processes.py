@@ -8,13 +8,12 @@ import time
 from contextlib import ExitStack
 
 import pytest
-from websockets.exceptions import ConnectionClosed
 
 from chat import broadcast
 from communities.models import Topic
 from tests.conftest import PASSWORD
 from tests.factories import coffee_club
-from tests.integration.web import Tab, session_key
+from tests.integration.web import Tab, close_code_within, session_key
 
 pytestmark = [
     pytest.mark.redis,
@@ -36,19 +35,6 @@ def sockets():
 def topic(aiko, ben):
     community = coffee_club(aiko, ben)
     return Topic.objects.create(community=community, title="Live chat", created_by=aiko)
-
-
-def close_code_within(socket, seconds: float) -> int:
-    """The code the server closes `socket` with, skipping frames before it."""
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            socket.recv(timeout=left)
-        except TimeoutError:
-            break
-        except ConnectionClosed as closed:
-            return closed.rcvd.code
-    pytest.fail(f"the socket was not closed within {seconds} s")
 
 
 def post_form(tab: Tab, path: str, csrf: str, form: dict):

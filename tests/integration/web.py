@@ -8,13 +8,16 @@ where htmx would send it.
 
 import http.client
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
 
+import pytest
 from django.conf import settings
 from django.test import Client
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 HTTP_TIMEOUT = 15  # seconds for one request
@@ -30,6 +33,20 @@ def session_key(member) -> str:
     client = Client()
     client.force_login(member)
     return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def close_code_within(socket: ClientConnection, seconds: float) -> int:
+    """The code the server closes `socket` with, skipping frames before it;
+    fails when it is still open after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            socket.recv(timeout=left)
+        except TimeoutError:
+            break
+        except ConnectionClosed as closed:
+            return closed.rcvd.code
+    pytest.fail(f"the socket was not closed within {seconds} s")
 
 
 def message_ids(html: str) -> list[int]:
