@@ -160,24 +160,29 @@ async def redis_layer(settings, redis_url, monkeypatch, live_layer):
     channel_layers.backends.clear()
 
 
+def tab_headers(session_key: str | None = None) -> list[tuple[bytes, bytes]]:
+    """What a browser tab of the site sends when it opens a socket: our own
+    origin, and the session cookie when there is one."""
+    headers = [(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1")]
+    if session_key is not None:
+        cookie = f"{settings.SESSION_COOKIE_NAME}={session_key}"
+        headers.append((b"cookie", cookie.encode()))
+    return headers
+
+
 @pytest.fixture
-async def open_socket(live_layer):
-    """open_socket(member, topic, ..., lang="en"): a socket through the real
-    application with the member's session cookie (none for member=None),
-    asserted accepted; closed at teardown."""
+async def open_tab(live_layer):
+    """open_tab(session_key, topic, ..., lang="en", timeout=1): a socket
+    through the real application presenting that session's cookie (none for
+    None), asserted accepted; closed at teardown."""
     opened = []
 
-    async def open_(member, *topics, lang="en"):
-        headers = [(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1")]
-        if member is not None:
-            key = await session_key_for(member)
-            cookie = f"{settings.SESSION_COOKIE_NAME}={key}"
-            headers.append((b"cookie", cookie.encode()))
+    async def open_(session_key, *topics, lang="en", timeout=1):
         communicator = WebsocketCommunicator(
-            application, socket_path(topics, lang), headers=headers
+            application, socket_path(topics, lang), headers=tab_headers(session_key)
         )
         opened.append(communicator)
-        connected, _ = await communicator.connect()
+        connected, _ = await communicator.connect(timeout=timeout)
         assert connected
         return communicator
 
@@ -185,6 +190,18 @@ async def open_socket(live_layer):
     for communicator in opened:
         if not communicator.future.done():
             await communicator.disconnect()
+
+
+@pytest.fixture
+def open_socket(open_tab):
+    """open_socket(member, topic, ..., lang="en"): open_tab with a new login
+    session of `member` (no cookie for None)."""
+
+    async def open_(member, *topics, lang="en"):
+        key = None if member is None else await session_key_for(member)
+        return await open_tab(key, *topics, lang=lang)
+
+    return open_
 
 
 async def close_code(socket) -> int | None:

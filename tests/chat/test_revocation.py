@@ -18,7 +18,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
@@ -26,8 +25,7 @@ from django.urls import reverse
 from accounts.models import Block, Friendship, Member
 from chat import broadcast, socket_limit
 from communities.models import Membership
-from project.asgi import application
-from tests.chat.conftest import NOTHING_TIMEOUT, RECEIVE_TIMEOUT, asend, socket_path
+from tests.chat.conftest import NOTHING_TIMEOUT, RECEIVE_TIMEOUT, asend
 from tests.chat.test_broadcast import BASE_DIR, own_python_files
 from tests.conftest import PASSWORD, client_for
 from tests.factories import CommunityFactory, MembershipFactory
@@ -43,31 +41,15 @@ NEW_PASSWORD = "another-horse-battery-staple"
 
 
 @pytest.fixture
-async def sockets(redis_layer):
-    """sockets(client_or_key, *topics): a socket through the real application
-    presenting that session's cookie, as a browser tab would; all closed at
-    teardown."""
-    opened = []
+def sockets(redis_layer, open_tab):
+    """sockets(client_or_key, *topics): a socket presenting that session's
+    cookie, as a browser tab would, over the Redis layer."""
 
     async def open_(session, *topics):
         key = session if isinstance(session, str) else session_key(session)
-        headers = [
-            (b"host", b"127.0.0.1"),
-            (b"origin", b"http://127.0.0.1"),
-            (b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode()),
-        ]
-        socket = WebsocketCommunicator(
-            application, socket_path(topics), headers=headers
-        )
-        opened.append(socket)
-        connected, _ = await socket.connect()
-        assert connected
-        return socket
+        return await open_tab(key, *topics)
 
-    yield open_
-    for socket in opened:
-        if not socket.future.done():
-            await socket.disconnect()
+    return open_
 
 
 def session_key(client: Client) -> str:

@@ -19,7 +19,12 @@ from chat import broadcast, socket_limit
 from communities.models import Membership
 from project.asgi import application
 from tests import services
-from tests.chat.conftest import NOTHING_TIMEOUT, RECEIVE_TIMEOUT, socket_path
+from tests.chat.conftest import (
+    NOTHING_TIMEOUT,
+    RECEIVE_TIMEOUT,
+    socket_path,
+    tab_headers,
+)
 from tests.conftest import client_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
@@ -58,32 +63,14 @@ def counter(request):
 
 
 @pytest.fixture
-async def sockets():
-    opened = []
-
+def sockets(open_tab):
     async def open_(member, *topics):
-        key = (await database_sync_to_async(client_for)(member)).cookies[
-            settings.SESSION_COOKIE_NAME
-        ]
-        socket = WebsocketCommunicator(
-            application,
-            socket_path(topics),
-            headers=[
-                (b"host", b"127.0.0.1"),
-                (b"origin", b"http://127.0.0.1"),
-                (b"cookie", f"{settings.SESSION_COOKIE_NAME}={key.value}".encode()),
-            ],
-        )
-        opened.append(socket)
+        client = await database_sync_to_async(client_for)(member)
+        key = client.cookies[settings.SESSION_COOKIE_NAME].value
         # Sockets opened together wait for the consumers' one database thread.
-        connected, _ = await socket.connect(timeout=10)
-        assert connected
-        return socket
+        return await open_tab(key, *topics, timeout=10)
 
-    yield open_
-    for socket in opened:
-        if not socket.future.done():
-            await socket.disconnect()
+    return open_
 
 
 async def is_open(socket) -> bool:
@@ -237,11 +224,7 @@ async def test_a_socket_whose_layer_fails_while_connecting_gives_its_place_back(
         .cookies[settings.SESSION_COOKIE_NAME]
         .value
     )
-    headers = [
-        (b"host", b"127.0.0.1"),
-        (b"origin", b"http://127.0.0.1"),
-        (b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode()),
-    ]
+    headers = tab_headers(key)
     monkeypatch.setattr(layer, "group_add", failing_for_topics)
     for _ in range(3):
         failed = WebsocketCommunicator(application, socket_path([topic]), headers)
