@@ -98,10 +98,7 @@ def _scheme(scope, headers) -> str:
         name = meta_name.removeprefix("HTTP_").replace("_", "-").lower()
         values = headers.get(name)
         if values:
-            return (
-                "https"
-                if values[0].split(",", 1)[0].strip() == secure_value
-                else ("http")
-            )
+            first = values[0].split(",", 1)[0].strip()
+            return "https" if first == secure_value else "http"
     # Daphne leaves "scheme" out of a websocket scope; ASGI's default is ws.
     return "https" if scope.get("scheme", "ws") in ("wss", "https") else "http"

@@ -84,13 +84,6 @@ def _member_saving(sender, instance, update_fields=None, **kwargs):
     )
 
 
-@receiver(post_save, sender=Member)
-def _member_saved(sender, instance, created, **kwargs):
-    if getattr(instance, "_narrows_access", False):
-        instance._narrows_access = False
-        reauthorize_sockets([instance.pk])
-
-
 @receiver(post_delete, sender=Member)
 def _member_deleted(sender, instance, **kwargs):
     reauthorize_sockets([instance.pk])
@@ -118,11 +111,14 @@ def _membership_saving(sender, instance, update_fields=None, **kwargs):
     )
 
 
+@receiver(post_save, sender=Member)
 @receiver(post_save, sender=Membership)
-def _membership_saved(sender, instance, created, **kwargs):
-    if getattr(instance, "_narrows_access", False):
-        instance._narrows_access = False
-        reauthorize_sockets([instance.member_id])
+def _saved(sender, instance, **kwargs):
+    # What the pre_save receivers above found; acted on once the row is
+    # written (on_commit), never before.
+    if instance.__dict__.pop("_narrows_access", False):
+        member_id = instance.pk if sender is Member else instance.member_id
+        reauthorize_sockets([member_id])
 
 
 @receiver(post_delete, sender=Membership)
