@@ -119,6 +119,13 @@ def send_message(
     now = timezone.now()
     try:
         with transaction.atomic():
+            # The topic's row lock first, then the message's id: the sends of
+            # one topic take their ids in the order they commit, so whoever
+            # sees message n also sees every message of the topic below n.
+            # Catch-up's cursor rests on it (docs/live-protocol.md).
+            Topic.objects.filter(pk=topic.pk).update(
+                last_message_at=now, message_count=F("message_count") + 1
+            )
             message = Message.objects.create(
                 topic=topic,
                 author=author,
@@ -130,9 +137,6 @@ def send_message(
             )
             Mention.objects.bulk_create(
                 [Mention(message=message, member=m) for m in mentioned]
-            )
-            Topic.objects.filter(pk=topic.pk).update(
-                last_message_at=now, message_count=F("message_count") + 1
             )
             Community.objects.filter(pk=topic.community_id).update(last_activity_at=now)
             TopicRead.objects.update_or_create(

@@ -3,6 +3,7 @@ live socket only pushes. Every view starts with chat.access."""
 
 import functools
 import uuid
+from datetime import timedelta
 
 from django.contrib import messages as flash
 from django.http import Http404, HttpResponse
@@ -19,10 +20,12 @@ from communities.access import AccessDenied, NotAllowed
 from communities.models import TopicRead
 from communities.views import community_page
 from project.input import BadInput, datetime_param, int_param
+from project.overload import sheds_load
 from project.refusals import refusal
 
 PAGE_SIZE = 50
 CATCHUP_LIMIT = 200
+SYNC_OVERLAP = timedelta(seconds=5)
 
 
 def _refused(request, topic, reason: str, status: int = 400):
@@ -107,6 +110,8 @@ def topic_detail(request, topic_id):
             "liked_ids": _liked_ids(request.user, rows),
             "divider_before": divider_before if last_read_id else None,
             "synced_at": synced_at.isoformat(),
+            # Catch-up starts after the newest message shown.
+            "cursor": rows[-1].pk if rows else 0,
             "client_id": uuid.uuid4().hex,
             "hidden_ids": Block.objects.hidden_id_set(request.user),
         },
@@ -114,6 +119,7 @@ def topic_detail(request, topic_id):
 
 
 @require_GET
+@sheds_load
 def message_list(request, topic_id):
     """Fragments for the topic page: `?before=<id>` for the page of older
     messages, `?after=<id>[&since=<time>]` for catch-up after a socket (re)opens:
@@ -150,21 +156,31 @@ def message_list(request, topic_id):
             .filter(changed_at__gte=since)
             .order_by("pk")[:CATCHUP_LIMIT]
         )
-    if rows:
-        actions.mark_read(member=request.user, topic=topic, last_id=rows[-1].pk)
+    liked_ids = _liked_ids(request.user, rows + changed)
+    hidden_ids = Block.objects.hidden_id_set(request.user)
     response = TemplateResponse(
         request,
         "chat/topic_detail.html#catchup",
         {
             "topic": topic,
-            "rows": rows,
+            "new_html": fragments.messages_html(
+                rows, liked_ids=liked_ids, hidden_ids=hidden_ids
+            ),
             "changed": changed,
-            "liked_ids": _liked_ids(request.user, rows + changed),
-            "hidden_ids": Block.objects.hidden_id_set(request.user),
+            "liked_ids": liked_ids,
+            "hidden_ids": hidden_ids,
         },
     )
-    response["X-Synced-At"] = now.isoformat()
+    # The page's cursor moves only here, and only to the last id of an answer
+    # it received: every visible message up to it is in this answer or was in
+    # an earlier one (docs/live-protocol.md, "Catch-up").
+    response["X-Cursor"] = str(rows[-1].pk if rows else after)
     response["X-More"] = "1" if more else "0"
+    # Overlapping by a few seconds: a change whose transaction was still open
+    # when this one read comes back next time instead of never.
+    response["X-Synced-At"] = (now - SYNC_OVERLAP).isoformat()
+    # Not read: a page catching up in a background tab has not been seen. The
+    # page reports what it showed (topic_read) when it is visible.
     return response
 
 

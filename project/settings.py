@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a catch-up waiting for its turn holds nothing (project/overload.py).
+    "project.overload.LoadSheddingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "project.csp.ContentSecurityPolicyMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
@@ -133,10 +135,20 @@ else:
             "pool": {
                 "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
                 "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
-                "timeout": env.int("DB_POOL_TIMEOUT", default=20),
+                # Past this a request is answered 503 with Retry-After
+                # (project/overload.py), not left waiting.
+                "timeout": env.int("DB_POOL_TIMEOUT", default=5),
             }
         }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Catch-up requests in progress per process (project/overload.py); one more
+# waits up to SHED_WAIT seconds for a place, then is answered 503 with
+# Retry-After: SHED_RETRY_AFTER. Keep SHED_CONCURRENCY well under
+# DB_POOL_MAX_SIZE: sends and pages need connections too.
+SHED_CONCURRENCY = env.int("SHED_CONCURRENCY", default=4)
+SHED_WAIT = env.float("SHED_WAIT", default=2.0)
+SHED_RETRY_AFTER = env.int("SHED_RETRY_AFTER", default=2)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 

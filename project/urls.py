@@ -8,6 +8,9 @@ from django.views.i18n import set_language
 from accounts import views as account_views
 from project.converters import IdConverter
 
+# A pool with no connection left answers 503 with Retry-After, not 500.
+handler500 = "project.overload.server_error"
+
 # Before the apps' urls.py are included: their ids are <id:...>.
 register_converter(IdConverter, "id")
 

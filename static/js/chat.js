@@ -1,6 +1,7 @@
 // Topic page: an ordered, de-duplicated message log fed by three paths that
 // all carry the same out-of-band fragments: the live socket, the response to
-// one's own send, and catch-up after every socket (re)open. Plus the composer:
+// one's own send, and catch-up (from a cursor only catch-up moves) after
+// every socket (re)open. Plus the composer:
 // Enter sends (never while an IME is composing), resends are harmless.
 (function () {
   "use strict";
@@ -147,27 +148,88 @@
     olderShift = null;
   });
 
-  // Catch-up: on every socket open, fetch what came after the last id held.
+  // Catch-up (docs/live-protocol.md, "Catch-up"). The cursor is the id up to
+  // which this page holds every visible message of the topic. Only catch-up
+  // moves it, and only to the X-Cursor of an answer it received; a live frame
+  // inserts its message but never moves it, so a gap between the cursor and a
+  // live id is always fetched. A round asks for pages from the cursor until
+  // the server has no more; every socket open starts one (or one more, after
+  // the one running). A failed page is asked again with exponential back-off
+  // and full jitter, no sooner than a 503's Retry-After, until it succeeds;
+  // a refusal (no longer a member) ends it.
+  var CATCHUP_SHOWN_AFTER_MS = 400;
+  var RETRY_BASE_MS = 1000;
+  var RETRY_CAP_MS = 30000;
+  var cursor = parseInt(log.dataset.cursor, 10) || 0;
   var catchingUp = false;
+  var again = false;
+  var failures = 0;
+  var catchupStatus = document.getElementById("catchup-status");
+  var statusTimer = null;
+
+  function showCatchingUp(shown) {
+    clearTimeout(statusTimer);
+    statusTimer = null;
+    if (catchupStatus) catchupStatus.hidden = !shown;
+  }
+  function backoff(attempt) {
+    return Math.random() * Math.min(RETRY_CAP_MS, RETRY_BASE_MS * Math.pow(2, attempt));
+  }
   function catchUp() {
-    if (catchingUp) return;
+    if (catchingUp) {
+      again = true;  // the socket (re)opened meanwhile: one more round after this
+      return;
+    }
     catchingUp = true;
-    var url = log.dataset.catchupUrl + "?after=" + lastId() +
+    again = false;
+    failures = 0;
+    statusTimer = setTimeout(function () { showCatchingUp(true); }, CATCHUP_SHOWN_AFTER_MS);
+    fetchPage();
+  }
+  function roundDone() {
+    if (again) {
+      again = false;
+      fetchPage();
+      return;
+    }
+    catchingUp = false;
+    showCatchingUp(false);
+  }
+  function retryLater(retryAfterSeconds) {
+    showCatchingUp(true);
+    var wait = (retryAfterSeconds > 0 ? retryAfterSeconds * 1000 : 0) + backoff(failures);
+    failures += 1;
+    setTimeout(fetchPage, wait);
+  }
+  function fetchPage() {
+    var url = log.dataset.catchupUrl + "?after=" + cursor +
       "&since=" + encodeURIComponent(log.dataset.syncedAt || "");
-    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
-        var refused = response.headers.get("X-Refused");
-        if (!response.ok || refused) throw new Error(refused || String(response.status));
-        log.dataset.syncedAt = response.headers.get("X-Synced-At") || log.dataset.syncedAt;
-        var more = response.headers.get("X-More") === "1";
-        return response.text().then(function (html) { return { html: html, more: more }; });
+        if (response.redirected || (response.ok && response.headers.get("X-Refused"))) {
+          // This page may no longer read the topic (or the session ended and
+          // the answer is the login page): nothing to catch up; the socket
+          // is closed for the same reason and the page says so.
+          catchingUp = again = false;
+          showCatchingUp(false);
+          return;
+        }
+        if (!response.ok) {
+          retryLater(response.status === 503 ? parseFloat(response.headers.get("Retry-After")) : 0);
+          return;
+        }
+        return response.text().then(function (html) {
+          htmx.swap(document.body, withoutAbsentTargets(html), { swapStyle: "none" });
+          log.dataset.syncedAt = response.headers.get("X-Synced-At") || log.dataset.syncedAt;
+          var next = parseInt(response.headers.get("X-Cursor"), 10);
+          var moved = next > cursor;
+          if (moved) cursor = next;
+          failures = 0;
+          if (response.headers.get("X-More") === "1" && moved) fetchPage();
+          else roundDone();
+        });
       })
-      .then(function (result) {
-        htmx.swap(document.body, withoutAbsentTargets(result.html), { swapStyle: "none" });
-        catchingUp = false;
-        if (result.more) catchUp();
-      })
-      .catch(function () { catchingUp = false; });
+      .catch(function () { retryLater(0); });
   }
   document.addEventListener("htmx:wsOpen", catchUp);
 

@@ -5,15 +5,41 @@
 // that means "you are logged out" (4401), reload so the login page shows.
 // After 4429 (this member has too many tabs open) say so, and try again when
 // the tab is shown again or a minute later.
+//
+// Every reconnect waits a random part of a window (full jitter): when a
+// server restarts, or its Redis connection comes back and it closes every
+// socket to authorize them again (4408 "resync"), all its tabs would
+// otherwise come back in the same instant. The window for those is the
+// server's own figure, sized to the sockets it holds (#live
+// data-reconnect-spread, in ms); a repeated failure doubles it, up to 30 s.
 (function () {
   "use strict";
   var SESSION_ENDED = 4401;
+  var RECHECK = 4408;
   var TOO_MANY_SOCKETS = 4429;
   var TOO_MANY_RETRY_MS = 60000;
   var REFUSED = [4400, 4403];
   var EXTENSION_RETRIES = [1006, 1011, 1012, 1013];
+  var RETRY_BASE_MS = 1000;
+  var RETRY_CAP_MS = 30000;
+  var RECHECK_SPREAD_MS = 250;  // one member's sockets, after a revocation
   var pending = null;
-  var delay = 500;
+  var attempts = 0;
+
+  function spread() {
+    var live = document.getElementById("live");
+    var value = live ? parseInt(live.dataset.reconnectSpread, 10) : NaN;
+    return value > 0 ? value : RETRY_BASE_MS;
+  }
+
+  // After a failure (the server gone, a close while still failing): a random
+  // delay in a window that doubles with each attempt, never below the spread.
+  function failureDelay(attempt) {
+    var exponent = Math.min(attempt, 10);
+    return Math.random() * Math.min(RETRY_CAP_MS, Math.max(spread(), RETRY_BASE_MS * Math.pow(2, exponent)));
+  }
+  // The ws extension asks this for its own reconnects (1006, 1011-1013).
+  htmx.config.wsReconnectDelay = failureDelay;
 
   function status(text) {
     var live = document.getElementById("live");
@@ -42,7 +68,7 @@
     }, TOO_MANY_RETRY_MS);
   }
 
-  function reconnectWhenVisible(wrapper) {
+  function reconnectWhenVisible(wrapper, delay) {
     if (pending) return;
     var attempt = function () {
       if (document.visibilityState !== "visible") {
@@ -53,7 +79,6 @@
         pending = null;
         wrapper.reconnect();
       }, delay);
-      delay = Math.min(delay * 2, 15000);
     };
     attempt();
   }
@@ -66,7 +91,7 @@
   });
 
   document.addEventListener("htmx:wsOpen", function () {
-    delay = 500;
+    attempts = 0;
     status("open");
   });
 
@@ -88,8 +113,14 @@
       return;
     }
     status("reconnecting");
-    if (EXTENSION_RETRIES.indexOf(code) === -1) {
-      reconnectWhenVisible(event.detail.socketWrapper);
+    if (EXTENSION_RETRIES.indexOf(code) !== -1) return;  // the extension's own
+    var delay;
+    if (code === RECHECK) {
+      delay = Math.random() * (event.detail.event.reason === "resync" ? spread() : RECHECK_SPREAD_MS);
+    } else {
+      delay = failureDelay(attempts);
+      attempts += 1;
     }
+    reconnectWhenVisible(event.detail.socketWrapper, delay);
   });
 })();
