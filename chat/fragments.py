@@ -85,7 +85,9 @@ def _fragment_key(message) -> str:
 
 
 def _render_message(message, context: dict) -> str:
-    return render_to_string(f"{TOPIC_TEMPLATE}#message", {**context, "message": message})
+    return render_to_string(
+        f"{TOPIC_TEMPLATE}#message", {**context, "message": message}
+    )
 
 
 def messages_html(rows, *, liked_ids, hidden_ids) -> str:
