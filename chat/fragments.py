@@ -52,7 +52,8 @@ def with_relations(message):
 # faults). A message's fragment is the same for every viewer but for the
 # viewer's own like and a quote of someone hidden from them, so those rows are
 # rendered per request and every other one is kept in the cache, under a key
-# naming everything the fragment shows: a change to any of it is a new key.
+# digesting everything the fragment shows: a change to any of it (an edit, a
+# like, a nickname, the quoted message) is a new key, never a stale page.
 FRAGMENT_TTL = 15 * 60  # seconds
 NEUTRAL = {"liked_ids": frozenset(), "hidden_ids": frozenset()}
 
@@ -69,12 +70,19 @@ def _fragment_key(message) -> str:
     parts = [
         _template_digest(),
         message.pk,
+        message.created_at.isoformat(),
         message.changed_at and message.changed_at.isoformat(),
+        message.edited_at and message.edited_at.isoformat(),
+        message.deleted_at and message.deleted_at.isoformat(),
+        message.body_html,
+        message.like_count,
+        message.author_id,
         message.author.nickname,
         reply and reply.pk,
-        reply and reply.changed_at and reply.changed_at.isoformat(),
-        reply and reply.deleted_at and reply.deleted_at.isoformat(),
+        reply and reply.author_id,
         reply and reply.author.nickname,
+        reply and reply.body,
+        reply and reply.deleted_at and reply.deleted_at.isoformat(),
         translation.get_language(),
         timezone.get_current_timezone_name(),
         # "Today" shows a time alone, other days a date.
