@@ -87,6 +87,12 @@ class HttpConnection:
     async def request(self, raw: bytes) -> tuple[int, bytes, bool]:
         """Send one request; return the status, body and whether the server
         keeps the connection open."""
+        status, _headers, body, keep = await self.exchange(raw)
+        return status, body, keep
+
+    async def exchange(self, raw: bytes) -> tuple[int, dict[str, str], bytes, bool]:
+        """Send one request; return the status, the headers (names in lower
+        case), the body and whether the server keeps the connection open."""
         self.writer.write(raw)
         status_line = await self.reader.readline()
         if not status_line:
@@ -113,8 +119,8 @@ class HttpConnection:
             body = b"".join(chunks)
         else:
             body = await self.reader.read()
-            return status, body, False
-        return status, body, headers.get("connection", "").lower() != "close"
+            return status, headers, body, False
+        return status, headers, body, headers.get("connection", "").lower() != "close"
 
 
 class Poster:

@@ -316,6 +316,18 @@ class ConnectionSampler(threading.Thread):
         self.join(timeout=5)
 
 
+def server_errors(text: str) -> tuple[list[str], collections.Counter]:
+    """A server log's first traceback (60 lines at most) and how many times
+    each other line occurs (access lines and traceback bodies left out)."""
+    lines = [line for line in text.splitlines() if not line.startswith("127.")]
+    kinds = collections.Counter(
+        line for line in lines if line and not line.startswith((" ", "Trace"))
+    )
+    start = next((i for i, line in enumerate(lines) if "Traceback" in line), None)
+    traceback = lines[start : start + 60] if start is not None else []
+    return traceback, kinds
+
+
 # --- Machine ------------------------------------------------------------------
 
 
@@ -540,15 +552,10 @@ class Bench:
         """A refused or failed post: show what the server said about it (its
         first traceback in full, and how many errors of each kind)."""
         text = (self.tmp / f"daphne-{port}.log").read_text(errors="replace")
-        lines = [line for line in text.splitlines() if not line.startswith("127.")]
-        kinds = collections.Counter(
-            line for line in lines if line and not line.startswith((" ", "Trace"))
-        )
+        traceback, kinds = server_errors(text)
         say("  the server's log (access lines left out):")
-        start = next((i for i, line in enumerate(lines) if "Traceback" in line), None)
-        if start is not None:
-            for line in lines[start : start + 60]:
-                say(f"    | {line}")
+        for line in traceback:
+            say(f"    | {line}")
         for line, count in kinds.most_common(8):
             say(f"    {count:5d} x {line[:160]}")
 

@@ -1,5 +1,6 @@
 """The project's settings, with the bench's Redis traffic kept apart and the
-server's garbage collections timed.
+server's garbage collections timed (and, for `make faults`, the static files
+collected where it says).
 
 Redis pub/sub channels are global to a Redis server (not per database), so a
 bench on the machine's Redis would share group names such as `topic.1.en` with
@@ -22,6 +23,11 @@ from project.settings import CHANNEL_LAYERS
 
 if CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis"):
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "enishi-bench"
+
+# With DEBUG off pages need collected static files (their manifest names the
+# hashed files); `make faults` collects them into a directory of its own.
+if os.environ.get("BENCH_STATIC_ROOT"):
+    STATIC_ROOT = os.environ["BENCH_STATIC_ROOT"]
 
 
 def _time_collections(path: str) -> None:
