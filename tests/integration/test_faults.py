@@ -8,7 +8,8 @@ Meanwhile Redis is restarted, one server is killed with SIGKILL and started
 again, and Redis is stopped until the posting ends (the schedule of `make
 faults`, a quarter as long). When the tabs have caught up (or a bounded wait
 has passed), every tab holds every saved message, in order, once; no row is
-saved twice; no post or catch-up was answered 5xx.
+saved twice; no post was answered 5xx, and no catch-up either but for 503
+(a busy process shedding load, which the page honours).
 """
 
 import asyncio
@@ -120,4 +121,7 @@ def test_no_tab_loses_a_message_when_redis_restarts_a_server_dies_and_redis_stay
     assert result["duplicates"] == {"rows": 0, "frames": 0}
     assert result["out_of_order"] == {"posters": 0, "tabs": 0}
     assert result["posts"]["5xx"] == 0, result["posts"]["statuses"]
-    assert result["catchup"]["5xx"] == 0, result["catchup"]["statuses"]
+    # A 503 (with Retry-After) is how a busy process sheds catch-ups; the
+    # page waits and asks again. Nothing else of 5xx.
+    catchup = result["catchup"]
+    assert catchup["5xx"] == catchup["503"], catchup["statuses"]
