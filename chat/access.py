@@ -42,6 +42,29 @@ def access_topic(member, topic_id) -> tuple[Topic, Membership]:
     return topic, membership
 
 
+def access_topics(member, topic_ids) -> list[int]:
+    """access_topic for several topics in one query: their ids, each once, in
+    the order asked, or AccessDenied (404) if the member may not read any one
+    of them (the live socket's streams)."""
+    if not member.is_authenticated:
+        raise AccessDenied
+    wanted = list(dict.fromkeys(_topic_id(topic_id) for topic_id in topic_ids))
+    if not wanted:
+        return []
+    # One filter() call: the same membership row must be the member's and
+    # active, as in access_topic.
+    readable = set(
+        Topic.objects.filter(
+            pk__in=wanted,
+            community__memberships__member=member,
+            community__memberships__status=Membership.Status.ACTIVE,
+        ).values_list("pk", flat=True)
+    )
+    if readable != set(wanted):
+        raise AccessDenied
+    return wanted
+
+
 def community_to_join(member, topic_id) -> tuple[Community, Membership | None]:
     """For a member access_topic refused: the topic's community, when they may
     see it and ask to come in (an open or approval community they are not

@@ -7,26 +7,43 @@ groups receive. Its push handlers never touch the database or a template.
 import json
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http import Http404
 from django.utils.html import escape
 
 from accounts.models import Block
-from chat import access, broadcast, socket_limit
+from chat import access, broadcast, reconnect, socket_limit
+from project.socket_auth import member_of_session_key, off_the_shared_thread
 
 MAX_CLIENT_FRAME = 4096
 MAX_STREAMS = 8
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
+# The close reason of a 4408 sent to every socket of the process at once (its
+# layer reconnected): the page spreads its reconnect over the process's
+# spread, not the short wait of one member's revocation.
+RESYNC_REASON = "resync"
 
 
-def _authorize_streams(user, topic_ids: list[str]) -> tuple[list[int], frozenset[int]]:
-    """The topics this member may watch (the same check as the topic page),
-    and the members hidden from them by a block. Raises Http404 on any topic
-    they may not read."""
-    topics = [access.access_topic(user, topic_id)[0].pk for topic_id in topic_ids]
-    hidden = Block.objects.hidden_id_set(user)
+class SessionEnded(Exception):
+    """The socket's session ended, or no longer names its member."""
+
+
+@off_the_shared_thread
+def _authorize_streams(
+    session_key: str | None, member_id: int, topic_ids: list[str]
+) -> tuple[list[int], frozenset[int]]:
+    """Once the socket is in its member's group: the session still belongs to
+    that member (SessionEnded otherwise), the topics they may watch (the
+    topic page's rule, one query for all; Http404 on any they may not read),
+    and the members hidden from them by a block. Four queries (three without
+    topics)."""
+    member = member_of_session_key(session_key)
+    if member is None or member.pk != member_id:
+        raise SessionEnded
+    topics = access.access_topics(member, topic_ids)
+    hidden = Block.objects.hidden_id_set(member)
     return topics, hidden
 
 
@@ -38,6 +55,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     closing: bool = False
     # Whether this socket counts against its member's limit of open sockets.
     counted: bool = False
+    # Whether it counts among this process's open sockets (chat/reconnect.py).
+    open_counted: bool = False
 
     async def connect(self):
         self.live_groups = []
@@ -71,6 +90,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.accept()
         if refusal is not None:
             await self.close(code=refusal)
+        else:
+            self.open_counted = True
+            reconnect.opened()
 
     async def _join_and_authorize(self, user, topic_ids, language) -> int | None:
         """Join the member's group, authorize, count and join the streams;
@@ -78,12 +100,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # The member's own group first, then read what they may see: a
         # revocation committed meanwhile reaches this socket (it is handled
         # right after connect) instead of falling between the read and the
-        # join.
+        # join. The session is read again for the same reason: a logout (or a
+        # password change, a deactivation) committed after the middleware read
+        # it and before the join sent its 4408 to nobody.
         await self._join(broadcast.user_group(user.pk))
         try:
-            topics, self.hidden_authors = await database_sync_to_async(
-                _authorize_streams
-            )(user, topic_ids)
+            topics, self.hidden_authors = await _authorize_streams(
+                self.scope["session"].session_key, user.pk, topic_ids
+            )
+        except SessionEnded:
+            return broadcast.CLOSE_UNAUTHENTICATED
         except Http404:
             return broadcast.CLOSE_FORBIDDEN
         if not await socket_limit.acquire(user.pk, self.channel_name):
@@ -100,6 +126,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(group, self.channel_name)
 
     async def disconnect(self, code):
+        if self.open_counted:
+            self.open_counted = False
+            reconnect.closed()
         await self._release()
 
     async def _release(self) -> None:
@@ -156,11 +185,21 @@ class LiveConsumer(AsyncWebsocketConsumer):
             # This process's layer reconnected to Redis and may have dropped
             # events, a revocation among them: authorize again (the page
             # reconnects, and catches up as on every open).
-            await self.live_close({"code": broadcast.CLOSE_RECHECK})
+            await self.live_close(
+                {"code": broadcast.CLOSE_RECHECK, "reason": RESYNC_REASON}
+            )
         elif message["type"] == "live.close":
             await self.live_close(message)
         else:
-            await super().dispatch(message)
+            # websocket.connect, .receive, .disconnect. Channels would first
+            # close stale connections in a hop to asgiref's one shared thread;
+            # this consumer never uses the database on that thread (its hops
+            # run on project/socket_auth.py's threads and close their own), and
+            # a thousand sockets opening at once would queue there.
+            handler = getattr(self, get_handler_name(message), None)
+            if handler is None:
+                raise ValueError(f"No handler for message type {message['type']}")
+            await handler(message)
 
     async def live_message(self, event):
         """A topic fragment: forwarded unless its author (or the author it
@@ -183,5 +222,5 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         self.closing = True
-        await self.close(code=event["code"])
+        await self.close(code=event["code"], reason=event.get("reason"))
         await self._leave_groups()

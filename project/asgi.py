@@ -10,21 +10,27 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 # Django must be set up before anything imports models (the consumer does).
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from project.body_limit import RequestBodyLimit  # noqa: E402
+from project.daphne_close_reason import pass_close_reasons  # noqa: E402
 from project.origins import SiteOriginValidator  # noqa: E402
+from project.socket_auth import SessionMemberMiddleware  # noqa: E402
 
+# The session cookie gives the socket its member (project/socket_auth.py: on
+# threads of its own, not Channels' AuthMiddlewareStack on the one shared
+# thread).
 application = ProtocolTypeRouter(
     {
         "http": RequestBodyLimit(django_asgi_app),
         "websocket": SiteOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            SessionMemberMiddleware(URLRouter(websocket_urlpatterns))
         ),
     }
 )
+
+pass_close_reasons()
 
 # Everything imported so far lives as long as the process: move it out of the
 # collector's sight, and collect young objects far less often. Full

@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import translation
 
 from accounts.models import Member
+from project import socket_auth
 from tests import services
 
 PASSWORD = "correct-horse-battery"
@@ -94,11 +95,14 @@ def _layer_prefix_of_this_process():
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup):
     """pytest-django's, plus: let the test database be dropped at the end.
-    Consumers' database work runs on asgiref's one shared thread, whose
-    connection outlives the tests; with it (or the pool) still open,
-    PostgreSQL refuses to drop the database and every run left one behind."""
+    Consumers' database work runs on asgiref's one shared thread and on the
+    live socket's own threads (project/socket_auth.py), whose connections
+    outlive the tests (Channels' test communicator skips their clean-up); with
+    them (or the pool) still open, PostgreSQL refuses to drop the database and
+    every run left one behind."""
     yield
     SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+    socket_auth.close_thread_connections()
     for connection in connections.all(initialized_only=True):
         connection.close()
         if hasattr(connection, "close_pool"):

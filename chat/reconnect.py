@@ -1,0 +1,51 @@
+"""How widely this process's pages spread a mass reconnect.
+
+When this process's layer reconnects to Redis, every socket it holds is
+closed at the same instant (4408, "resync"); when it restarts, every socket
+it held drops at once. If every page reconnected at once, the process (or
+its neighbour) would meet all of them in the same second and its connect
+timeout would drop the handshakes at the back of the queue. So each page
+waits a random time within a spread (static/js/live.js), and the spread is
+sized here to the sockets this process holds: about as long as the process
+takes to accept them all. The page reads it from `#live`
+(`data-reconnect-spread`, chat/context_processors.py).
+
+Only this process's count matters (it is this process's sockets that move
+together), so it is a plain counter: the consumer counts a socket when it
+accepts it to stay open and uncounts it when it disconnects, both on the
+event loop's thread.
+"""
+
+# How fast one process takes sockets in: one Daphne process accepted 1,000
+# sockets opening at once, each with its session, two topics and its member's
+# limit to check, in 6 to 10 s on a 2-CPU machine it shared with PostgreSQL,
+# Redis and the 1,000 clients (tests/integration/test_socket_storm.py and the
+# same storm by hand, several runs): 6 to 10 ms a socket. Spreading a
+# process's reconnects over 10 ms a socket brings them back no faster than
+# the slowest of those runs took them in, leaving room for the catch-up each
+# page then makes; 1,000 sockets or more reach the 10 s ceiling.
+MS_PER_SOCKET = 10
+MIN_SPREAD_MS = 500
+MAX_SPREAD_MS = 10_000
+
+_open_sockets = 0
+
+
+def opened() -> None:
+    global _open_sockets
+    _open_sockets += 1
+
+
+def closed() -> None:
+    global _open_sockets
+    _open_sockets = max(0, _open_sockets - 1)
+
+
+def open_sockets() -> int:
+    return _open_sockets
+
+
+def spread_ms() -> int:
+    """Milliseconds over which this process's pages should spread a mass
+    reconnect."""
+    return min(MAX_SPREAD_MS, max(MIN_SPREAD_MS, _open_sockets * MS_PER_SOCKET))
