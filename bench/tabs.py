@@ -19,8 +19,8 @@ static/js/chat.js, static/js/live.js and htmx's ws extension:
   retried after random() * min(30 s, 1 s * 2**attempt), a 503 after
   `Retry-After` plus that; `X-Refused` (or a redirect to the login page)
   ends it; an open during a round asks for one more round after it;
-- after a close it reconnects as live.js does: 4408 "resync" after random() *
-  spread, another 4408 after random() * 250 ms, 4401 reloads the page,
+- after a close it reconnects as live.js does: 4503 (resync) after random() *
+  spread, 4408 after random() * 250 ms, 4401 reloads the page,
   4400/4403 stop, 4429 waits 60 s, anything else (1000, 1006 and the
   handshake that failed, which a browser also sees as 1006) after random() *
   min(30 s, max(spread, 1 s * 2**n)), n counting the failed attempts since
@@ -388,8 +388,8 @@ class Tab:
                 return
             elif code == 4429:
                 await asyncio.sleep(TOO_MANY_SOCKETS_WAIT)
-            elif code == 4408:
-                spread = self.spread_ms if reason == "resync" else REVOKED_SPREAD_MS
+            elif code in (4408, 4503):
+                spread = self.spread_ms if code == 4503 else REVOKED_SPREAD_MS
                 await sleep_ms(self.run.jitter_ms(spread))
             else:
                 await sleep_ms(self.run.backoff_ms(failed, self.spread_ms))

@@ -23,6 +23,12 @@ CLOSE_TOO_MANY_SOCKETS = 4429
 # What the member may see narrowed (project/revocation.py): reconnect, which
 # authorizes the socket and the page's streams again from scratch.
 CLOSE_RECHECK = 4408
+# This process's layer reconnected to Redis (chat/layers.py) and may have
+# dropped events, a revocation among them: every socket of the process is
+# closed at the same instant to be authorized again. A code of its own, so the
+# page spreads this reconnect over the process's spread (chat/reconnect.py)
+# rather than coming back at once as after one member's revocation.
+CLOSE_RESYNC = 4503
 
 logger = logging.getLogger(__name__)
 

@@ -20,10 +20,6 @@ from project.socket_auth import member_of_session_key, off_the_shared_thread
 MAX_CLIENT_FRAME = 4096
 MAX_STREAMS = 8
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
-# The close reason of a 4408 sent to every socket of the process at once (its
-# layer reconnected): the page spreads its reconnect over the process's
-# spread, not the short wait of one member's revocation.
-RESYNC_REASON = "resync"
 
 
 class SessionEnded(Exception):
@@ -185,9 +181,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             # This process's layer reconnected to Redis and may have dropped
             # events, a revocation among them: authorize again (the page
             # reconnects, and catches up as on every open).
-            await self.live_close(
-                {"code": broadcast.CLOSE_RECHECK, "reason": RESYNC_REASON}
-            )
+            await self.live_close({"code": broadcast.CLOSE_RESYNC})
         elif message["type"] == "live.close":
             await self.live_close(message)
         else:
@@ -222,5 +216,5 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         self.closing = True
-        await self.close(code=event["code"], reason=event.get("reason"))
+        await self.close(code=event["code"])
         await self._leave_groups()

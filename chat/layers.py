@@ -5,7 +5,7 @@ subscription connection is down is gone. redis-py resubscribes on reconnect,
 but nobody tells the sockets that they may have missed something, so an open
 tab would show message 1, then message 5, and never 2-4. After a reconnect this
 layer puts one `live.resync` event in the queue of every socket of the process;
-the consumer closes with 4408, since a revocation may have been among what was
+the consumer closes with 4503, since a revocation may have been among what was
 dropped, and the page reconnects, is authorized again and catches up over
 HTTP, as on every socket open (docs/live-protocol.md).
 

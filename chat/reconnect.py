@@ -1,7 +1,7 @@
 """How widely this process's pages spread a mass reconnect.
 
 When this process's layer reconnects to Redis, every socket it holds is
-closed at the same instant (4408, "resync"); when it restarts, every socket
+closed at the same instant (4503); when it restarts, every socket
 it held drops at once. If every page reconnected at once, the process (or
 its neighbour) would meet all of them in the same second and its connect
 timeout would drop the handshakes at the back of the queue. So each page

@@ -14,7 +14,6 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from project.body_limit import RequestBodyLimit  # noqa: E402
-from project.daphne_close_reason import pass_close_reasons  # noqa: E402
 from project.origins import SiteOriginValidator  # noqa: E402
 from project.socket_auth import SessionMemberMiddleware  # noqa: E402
 
@@ -29,8 +28,6 @@ application = ProtocolTypeRouter(
         ),
     }
 )
-
-pass_close_reasons()
 
 # Everything imported so far lives as long as the process: move it out of the
 # collector's sight, and collect young objects far less often. Full

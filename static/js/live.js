@@ -8,7 +8,7 @@
 //
 // Every reconnect waits a random part of a window (full jitter): when a
 // server restarts, or its Redis connection comes back and it closes every
-// socket to authorize them again (4408 "resync"), all its tabs would
+// socket to authorize them again (4503), all its tabs would
 // otherwise come back in the same instant. The window for those is the
 // server's own figure, sized to the sockets it holds (#live
 // data-reconnect-spread, in ms); a repeated failure doubles it, up to 30 s.
@@ -16,6 +16,7 @@
   "use strict";
   var SESSION_ENDED = 4401;
   var RECHECK = 4408;
+  var RESYNC = 4503;
   var TOO_MANY_SOCKETS = 4429;
   var TOO_MANY_RETRY_MS = 60000;
   var REFUSED = [4400, 4403];
@@ -115,8 +116,10 @@
     status("reconnecting");
     if (EXTENSION_RETRIES.indexOf(code) !== -1) return;  // the extension's own
     var delay;
-    if (code === RECHECK) {
-      delay = Math.random() * (event.detail.event.reason === "resync" ? spread() : RECHECK_SPREAD_MS);
+    if (code === RESYNC) {
+      delay = Math.random() * spread();
+    } else if (code === RECHECK) {
+      delay = Math.random() * RECHECK_SPREAD_MS;
     } else {
       delay = failureDelay(attempts);
       attempts += 1;

@@ -218,8 +218,8 @@ async def test_a_layer_resync_makes_the_socket_authorize_again(member, open_sock
     # chat/layers.py queues live.resync for every local socket after a Redis
     # reconnect: what was dropped meanwhile may have been a revocation, so the
     # socket closes to be authorized again (the page reconnects and catches up).
-    # The reason tells the page that every socket of the process got it at once,
-    # so it spreads its reconnect (a revocation's 4408 has none: see above).
+    # Its own code tells the page that every socket of the process got it at
+    # once, so it spreads its reconnect (a revocation's 4408 comes back at once).
     _, session_key = await log_in(member)
     socket = await open_socket(session_key)
     layer = get_channel_layer()
@@ -228,8 +228,7 @@ async def test_a_layer_resync_makes_the_socket_authorize_again(member, open_sock
 
     assert await socket.receive_output() == {
         "type": "websocket.close",
-        "code": broadcast.CLOSE_RECHECK,
-        "reason": "resync",
+        "code": broadcast.CLOSE_RESYNC,
     }
 
 

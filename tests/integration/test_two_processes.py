@@ -104,7 +104,7 @@ def test_message_crosses_processes_and_survives_a_redis_restart(
     # through the outage may have missed events, a revocation among them
     # (chat/layers.py), so it is then closed to be authorized again, and its
     # page reconnects and catches up as below.
-    assert close_code_within(old_socket, RESUBSCRIBE_LIMIT) == broadcast.CLOSE_RECHECK
+    assert close_code_within(old_socket, RESUBSCRIBE_LIMIT) == broadcast.CLOSE_RESYNC
     print(f"server one subscribed again {time.monotonic() - back:.2f} s after Redis")
 
     # What the page does when its socket opens: join first, then catch up from
