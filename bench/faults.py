@@ -18,11 +18,14 @@ asserts.
    killed with SIGKILL at 45 and started again on its port at 50, Redis
    stopped from 70 to the end of the posting; the tabs keep listening 10 s
    after it. --scale multiplies every time (and the posting).
-5. A summary on stderr, then ONE JSON line on stdout.
+5. A summary on stderr, then ONE JSON line on stdout (--logs DIR keeps the
+   servers' logs).
 """
 
 import argparse
 import asyncio
+import collections
+import contextlib
 import json
 import os
 import random
@@ -30,9 +33,11 @@ import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -196,6 +201,51 @@ def topic_rows(db_url: str, topic_id: int) -> list[tuple[int, str]]:
         ).fetchall()
 
 
+class CpuSampler(threading.Thread):
+    """How busy the machine and each of our processes were, once a second:
+    past about 90 % of every core the figures describe the machine as much as
+    the app."""
+
+    def __init__(self, services: list[Service]):
+        super().__init__(daemon=True)
+        self.services = services
+        self.machine: list[float] = []
+        self.seconds: dict[str, float] = collections.defaultdict(float)
+        self.last: dict[int, float] = {}
+        self.done = threading.Event()
+        self.started_at = self.stopped_at = 0.0
+
+    def run(self) -> None:
+        psutil.cpu_percent(None)
+        self.started_at = time.monotonic()
+        while not self.done.wait(1.0):
+            self.machine.append(psutil.cpu_percent(None))
+            for service in self.services:
+                proc = service.proc
+                if proc is None:
+                    continue
+                with contextlib.suppress(psutil.Error):
+                    times = psutil.Process(proc.pid).cpu_times()
+                    total = times.user + times.system
+                    self.seconds[service.name] += total - self.last.get(proc.pid, total)
+                    self.last[proc.pid] = total
+
+    def stop(self) -> dict:
+        self.done.set()
+        self.join(timeout=5)
+        wall = max(time.monotonic() - self.started_at, 1e-9)
+        return {
+            "machine_mean_pct": round(statistics.fmean(self.machine or [0.0]), 1),
+            "machine_seconds_over_95_pct": sum(1 for pct in self.machine if pct >= 95),
+            "seconds": len(self.machine),
+            # Per process, in % of one core.
+            **{
+                f"{name}_pct": round(cpu / wall * 100, 1)
+                for name, cpu in sorted(self.seconds.items())
+            },
+        }
+
+
 def log_summary(services: list[Service]) -> dict:
     """Per server: the first traceback (shown) and the most frequent lines."""
     found = {}
@@ -330,13 +380,17 @@ def execute(args, tmp: Path, cleanup: list) -> dict:
     )
     sampler = ConnectionSampler(db_url)
     sampler.start()
+    cpu = CpuSampler([*servers, redis])
+    cpu.start()
     try:
         run, tabs = asyncio.run(
             run_scenario(plan, site, seed["listeners"], seed["posters"], fleet, say=say)
         )
     finally:
         sampler.stop()
+        result["cpu"] = cpu.stop()
     result.update(evaluate(run, tabs, topic_rows(db_url, seed["topic_id"])))
+    say(f"CPU: {result['cpu']}")
     result["pg_connections_peak"] = sampler.peak
     result["server_logs"] = log_summary(servers)
     result["parameters"] = plan.as_dict() | {"daphne_args": extra}
@@ -353,6 +407,9 @@ def main() -> None:
         "--scale", type=float, default=1.0, help="multiplies every time"
     )
     parser.add_argument("--seed", type=int, default=None, help="for random()")
+    parser.add_argument(
+        "--logs", type=Path, default=None, help="keep the servers' logs here"
+    )
     args = parser.parse_args()
     if args.seed is None:
         args.seed = random.randrange(2**31)
@@ -374,6 +431,11 @@ def main() -> None:
                 step()
             except Exception as exc:
                 say(f"cleanup: {exc!r}")
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            for log in tmp.glob("*.log"):
+                shutil.copy(log, args.logs / log.name)
+            say(f"logs kept in {args.logs}")
         shutil.rmtree(tmp, ignore_errors=True)
     machine = machine_info(result["services"], False, busy_before)
     say("")

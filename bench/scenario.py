@@ -328,6 +328,9 @@ def evaluate(run: Run, tabs: list[Tab], rows: list[tuple[int, str]]) -> dict:
             "round_p50_ms": ms(percentile(rounds, 0.50)),
             "round_p99_ms": ms(percentile(rounds, 0.99)),
             "round_max_ms": ms(rounds[-1] if rounds else None),
+            "messages": run.catchup_messages,
+            "already_shown": run.catchup_already_shown,
+            "mb": round(run.catchup_bytes / 1e6, 1),
         },
         "missing_at_end": {
             "total": sum(missing),
@@ -395,7 +398,8 @@ def describe(result: dict) -> list[str]:
         f"catch-up: {catchup['rounds']} rounds (p50 {catchup['round_p50_ms']} ms, "
         f"p99 {catchup['round_p99_ms']} ms, max {catchup['round_max_ms']} ms); "
         f"statuses {catchup['statuses']} ({catchup['5xx']} 5xx, "
-        f"{catchup['503']} 503)",
+        f"{catchup['503']} 503); {catchup['messages']} messages fetched "
+        f"({catchup['mb']} MB), {catchup['already_shown']} of them already shown",
         f"missing at the end: {missing['total']} deliveries over "
         f"{missing['tabs']} tabs (at most {missing['max_per_tab']} on one); "
         f"lost for good (below the tab's cursor): {lost['total']} over "

@@ -138,6 +138,9 @@ class Run:
     close_codes: collections.Counter = field(default_factory=collections.Counter)
     reconnects: list = field(default_factory=list)
     catchup_rounds: list = field(default_factory=list)
+    catchup_messages: int = 0
+    catchup_already_shown: int = 0
+    catchup_bytes: int = 0
     frame_duplicates: int = 0
     faults_done: list = field(default_factory=list)
     # Exceptions the tabs did not expect: the harness's own failures.
@@ -306,7 +309,12 @@ class Tab:
         self.catchup_url = attribute(tag, "data-catchup-url") or self.catchup_url
         live = LIVE_ELEMENT.search(page.text)
         spread = attribute(live.group(0), "data-reconnect-spread") if live else None
-        self.spread_ms = int(spread) if spread else DEFAULT_SPREAD_MS
+        # live.js: a missing, zero or unreadable spread is 1000 ms.
+        self.spread_ms = (
+            int(spread)
+            if spread and spread.isdigit() and int(spread) > 0
+            else DEFAULT_SPREAD_MS
+        )
 
     # The socket (live.js).
     async def open_socket(self):
@@ -453,6 +461,11 @@ class Tab:
             if response is None:
                 return False
             new = [mid for mid, is_new, _mark in articles(response.text) if is_new]
+            # What catch-up costs: messages fetched, and how many of them the
+            # page already showed (they came live).
+            self.run.catchup_messages += len(new)
+            self.run.catchup_already_shown += sum(1 for mid in new if mid in self.ids)
+            self.run.catchup_bytes += len(response.text)
             for message_id in new:
                 self.insert(message_id)
             self.synced_at = response.headers.get("x-synced-at") or self.synced_at
