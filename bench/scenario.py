@@ -305,7 +305,11 @@ def evaluate(run: Run, tabs: list[Tab], rows: list[tuple[int, str]]) -> dict:
     rounds = sorted(run.catchup_rounds)
     fives = {k: v for k, v in run.catchup_statuses.items() if k.startswith("5")}
     post_fives = sum(v for k, v in run.post_statuses.items() if k.startswith("5"))
-    post_seconds = sorted(run.post_seconds)
+    post_seconds = sorted(took for _start, took in run.post_seconds)
+    first_fault = run.first_fault_at or float("inf")
+    calm_posts = sorted(
+        took for start, took in run.post_seconds if start + took < first_fault
+    )
     dropped = sum(v for k, v in run.handshake_failures.items() if k != "refused")
     return {
         "posts": {
@@ -317,6 +321,8 @@ def evaluate(run: Run, tabs: list[Tab], rows: list[tuple[int, str]]) -> dict:
             "p50_ms": ms(percentile(post_seconds, 0.50)),
             "p99_ms": ms(percentile(post_seconds, 0.99)),
             "max_ms": ms(post_seconds[-1] if post_seconds else None),
+            "p50_before_faults_ms": ms(percentile(calm_posts, 0.50)),
+            "p99_before_faults_ms": ms(percentile(calm_posts, 0.99)),
             # When (seconds from the first post) and why, the first 20.
             "not_accepted": run.posts_not_accepted[:20],
         },
@@ -394,7 +400,9 @@ def describe(result: dict) -> list[str]:
     return [
         f"posts: {posts['accepted']} accepted, {posts['saved']} saved of "
         f"{posts['sent']} sent; statuses {posts['statuses']} ({posts['5xx']} 5xx); "
-        f"p50 {posts['p50_ms']} ms, p99 {posts['p99_ms']} ms, max {posts['max_ms']} ms",
+        f"p50 {posts['p50_ms']} ms, p99 {posts['p99_ms']} ms, max {posts['max_ms']} ms "
+        f"(before the first fault p50 {posts['p50_before_faults_ms']} ms, "
+        f"p99 {posts['p99_before_faults_ms']} ms)",
         f"catch-up: {catchup['rounds']} rounds (p50 {catchup['round_p50_ms']} ms, "
         f"p99 {catchup['round_p99_ms']} ms, max {catchup['round_max_ms']} ms); "
         f"statuses {catchup['statuses']} ({catchup['5xx']} 5xx, "

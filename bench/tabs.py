@@ -571,6 +571,6 @@ class Poster:
             elif response.status == 201 and (found := ARTICLE.search(response.text)):
                 run.accepted[mark] = int(found.group(1))
         run.post_statuses[status] += 1
-        run.post_seconds.append(perf() - started)
+        run.post_seconds.append((started, perf() - started))
         if status != "201":
             run.posts_not_accepted.append((round(started - run.t0, 2), status))
