@@ -67,6 +67,7 @@ BACKOFF_CAP_MS = 30_000
 TOO_MANY_SOCKETS_WAIT = 60.0
 
 ARTICLE = re.compile(r'<article id="message-(\d+)"([^>]*)>')
+PREV = re.compile(r'\sdata-prev="(\d+)"')
 MARKER = re.compile(r"fault-p(\d+)-s(\d+)-end")
 LOG_ELEMENT = re.compile(r'<div id="topic-\d+-messages"[^>]*>')
 LIVE_ELEMENT = re.compile(r'<div id="live"[^>]*>')
@@ -91,14 +92,23 @@ def articles(text: str):
     """(id, new, marker) for each message in a page or fragment: `new` for a
     message to insert (in the log, or in a `beforeend` block), not for an
     out-of-band replacement of one already shown (an edit, a delete)."""
+    for message_id, new, mark, _prev in articles_with_prev(text):
+        yield message_id, new, mark
+
+
+def articles_with_prev(text: str):
+    """articles(), plus the id of the message right before each (data-prev,
+    on live frames and send answers; None elsewhere)."""
     found = list(ARTICLE.finditer(text))
     for i, match in enumerate(found):
         end = found[i + 1].start() if i + 1 < len(found) else len(text)
         mark = MARKER.search(text, match.end(), end)
+        prev = PREV.search(match.group(2))
         yield (
             int(match.group(1)),
             "hx-swap-oob" not in match.group(2),
             (int(mark.group(1)), int(mark.group(2))) if mark else None,
+            int(prev.group(1)) if prev else None,
         )
 
 
@@ -259,6 +269,8 @@ class Tab:
         self.ids: set[int] = set()
         self.log: list[int] = []
         self.cursor = 0
+        # data-prev of held messages: the message right after each id.
+        self.next_of: dict[int, int] = {}
         self.synced_at = ""
         self.catchup_url = f"/topics/{site.topic_id}/messages/"
         self.spread_ms = DEFAULT_SPREAD_MS
@@ -273,12 +285,17 @@ class Tab:
         # Where its socket is: connecting, open, waiting (to reconnect).
         self.state = "connecting"
 
-    def insert(self, message_id: int) -> None:
-        """chat.js insertOrdered: in id order, once."""
-        if message_id in self.ids:
-            return
-        self.ids.add(message_id)
-        bisect.insort(self.log, message_id)
+    def insert(self, message_id: int, prev: int | None = None) -> None:
+        """chat.js insertOrdered: in id order, once; then advanceCursor: while
+        a held message names the cursor as the one right before it, the cursor
+        moves on to it."""
+        if prev is not None:
+            self.next_of.setdefault(prev, message_id)
+        if message_id not in self.ids:
+            self.ids.add(message_id)
+            bisect.insort(self.log, message_id)
+        while self.cursor in self.next_of:
+            self.cursor = self.next_of.pop(self.cursor)
 
     @property
     def catching_up(self) -> bool:
@@ -412,7 +429,7 @@ class Tab:
 
     def on_frame(self, frame: str, seen: set[int], now: float) -> None:
         run = self.run
-        for message_id, new, mark in articles(frame):
+        for message_id, new, mark, prev in articles_with_prev(frame):
             if not new:
                 continue
             if message_id in seen:
@@ -425,7 +442,7 @@ class Tab:
                 and mark in run.sent_at
             ):
                 run.latencies.append(now - run.sent_at[mark])
-            self.insert(message_id)
+            self.insert(message_id, prev)
 
     # Catch-up (chat.js).
     def request_catchup(self) -> None:
@@ -454,10 +471,12 @@ class Tab:
 
     async def round(self) -> bool:
         """Pages from the cursor until there are no more; False when refused.
-        As chat.js: the cursor moves only forward, to X-Cursor, and a next
-        page is asked only when X-More says so and the cursor moved."""
+        As chat.js: the cursor moves only forward, to X-Cursor (or along
+        the chain of data-prev), and a next page is asked only when X-More says
+        so and the cursor moved past where the page started."""
         while True:
-            response = await self.fetch(self.cursor)
+            after = self.cursor
+            response = await self.fetch(after)
             if response is None:
                 return False
             new = [mid for mid, is_new, _mark in articles(response.text) if is_new]
@@ -472,10 +491,11 @@ class Tab:
             cursor = response.headers.get("x-cursor")
             # (A server from before X-Cursor: the last new id it sent.)
             following = int(cursor) if cursor else (new[-1] if new else 0)
-            moved = following > self.cursor
-            if moved:
+            if following > self.cursor:
                 self.cursor = following
-            if response.headers.get("x-more") != "1" or not moved:
+            while self.cursor in self.next_of:
+                self.cursor = self.next_of.pop(self.cursor)
+            if response.headers.get("x-more") != "1" or self.cursor <= after:
                 return True
 
     async def fetch(self, after: int) -> Response | None:

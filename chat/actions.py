@@ -61,9 +61,13 @@ def _render_body(body: str, *, author: Member, topic: Topic) -> tuple[str, list]
     return text.render_with_mentions(body, candidates)
 
 
-def broadcast_message(message: Message, partial: str = "message-append") -> None:
+def broadcast_message(
+    message: Message, partial: str = "message-append", *, prev_id: int | None = None
+) -> None:
     message = fragments.with_relations(message)
-    frames = fragments.render_per_language(partial, fragments.message_context(message))
+    frames = fragments.render_per_language(
+        partial, {**fragments.message_context(message), "prev_id": prev_id}
+    )
     author_ids = (message.author_id,)
     if message.reply_to is not None:
         author_ids += (message.reply_to.author_id,)
@@ -80,6 +84,9 @@ def send_message(
     reply_to_id: int | None = None,
 ) -> tuple[Message, bool]:
     """Save a message and broadcast it to `topic.<id>` after commit.
+
+    A new message carries `prev_id`, the id of the topic's message right
+    before it (0 for the first).
 
     Preconditions: `membership` is the author's active membership of the
     topic's community (chat.access.access_topic). Refused when muted, empty,
@@ -126,6 +133,16 @@ def send_message(
             Topic.objects.filter(pk=topic.pk).update(
                 last_message_at=now, message_count=F("message_count") + 1
             )
+            # Under that lock, the topic's newest message is the one right
+            # before this one, for good: the live frame names it, and a page
+            # holding everything up to it then holds everything up to this
+            # one (docs/live-protocol.md, "The cursor").
+            prev_id = (
+                Message.objects.filter(topic=topic)
+                .order_by("-pk")
+                .values_list("pk", flat=True)
+                .first()
+            ) or 0
             message = Message.objects.create(
                 topic=topic,
                 author=author,
@@ -142,7 +159,8 @@ def send_message(
             TopicRead.objects.update_or_create(
                 topic=topic, member=author, defaults={"last_read_id": message.pk}
             )
-            transaction.on_commit(lambda: broadcast_message(message))
+            message.prev_id = prev_id
+            transaction.on_commit(lambda: broadcast_message(message, prev_id=prev_id))
     except IntegrityError:
         # The same client_id raced in from another tab: the first one won,
         # and this resend costs nothing.

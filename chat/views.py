@@ -205,12 +205,14 @@ def message_create(request, topic_id):
         return _refused(request, topic, str(exc), status=exc.status)
     if not request.htmx:
         return redirect(topic)
+    prev_id = getattr(message, "prev_id", None)  # not known for a resend
     message = fragments.with_relations(message)
     return TemplateResponse(
         request,
         "chat/topic_detail.html#message-append",
         {
             "message": message,
+            "prev_id": prev_id,
             "liked_ids": set(),
             # A quote of a member who blocked the sender since is masked.
             "hidden_ids": Block.objects.hidden_id_set(request.user),

@@ -85,10 +85,15 @@
   }
   function toBottom() { scroller.scrollTop = scroller.scrollHeight; }
 
-  // Insert a message where its id belongs; drop it when it is already shown.
+  // Insert a message where its id belongs; drop it when it is already shown
+  // (keeping what the new copy says of the message before it).
   function insertOrdered(article) {
     var id = idOf(article);
-    if (document.getElementById(article.id)) return false;
+    var shown = document.getElementById(article.id);
+    if (shown) {
+      if (article.dataset.prev && !shown.dataset.prev) shown.dataset.prev = article.dataset.prev;
+      return false;
+    }
     var items = log.querySelectorAll("article.msg[data-id]");
     var anchor = null;
     for (var i = items.length - 1; i >= 0; i--) {
@@ -114,6 +119,7 @@
         .forEach(function (node) {
           if (node.nodeType === 1 && node.matches("article.msg[data-id]") && insertOrdered(node)) added++;
         });
+      advanceCursor();
       if (!added) return;
       var empty = document.getElementById("topic-" + topicId + "-empty");
       if (empty) empty.remove();
@@ -161,6 +167,21 @@
   var RETRY_BASE_MS = 1000;
   var RETRY_CAP_MS = 30000;
   var cursor = parseInt(log.dataset.cursor, 10) || 0;
+
+  // A new message that arrives live, or as the answer to one's own send,
+  // names the topic's message right before it (data-prev): when that is the
+  // cursor, nothing lies between the two, and the cursor moves on to it (and
+  // on through any held message that names the new cursor in turn). So the
+  // cursor keeps up while the socket delivers, and a catch-up after a break
+  // asks only from where the break began. A message hidden from this member
+  // is never delivered: the chain stops there until the next catch-up.
+  function advanceCursor() {
+    for (;;) {
+      var next = log.querySelector('article.msg[data-prev="' + cursor + '"]');
+      if (!next) return;
+      cursor = idOf(next);
+    }
+  }
   var catchingUp = false;
   var again = false;
   var failures = 0;
@@ -202,7 +223,8 @@
     setTimeout(fetchPage, wait);
   }
   function fetchPage() {
-    var url = log.dataset.catchupUrl + "?after=" + cursor +
+    var after = cursor;
+    var url = log.dataset.catchupUrl + "?after=" + after +
       "&since=" + encodeURIComponent(log.dataset.syncedAt || "");
     fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
@@ -222,10 +244,12 @@
           htmx.swap(document.body, withoutAbsentTargets(html), { swapStyle: "none" });
           log.dataset.syncedAt = response.headers.get("X-Synced-At") || log.dataset.syncedAt;
           var next = parseInt(response.headers.get("X-Cursor"), 10);
-          var moved = next > cursor;
-          if (moved) cursor = next;
+          if (next > cursor) cursor = next;
+          advanceCursor();
           failures = 0;
-          if (response.headers.get("X-More") === "1" && moved) fetchPage();
+          // More after this page: ask from the cursor, which this answer (or
+          // the live chain meanwhile) moved past where this page started.
+          if (response.headers.get("X-More") === "1" && cursor > after) fetchPage();
           else roundDone();
         });
       })
