@@ -52,8 +52,8 @@ def with_relations(message):
 # faults). A message's fragment is the same for every viewer but for the
 # viewer's own like and a quote of someone hidden from them, so those rows are
 # rendered per request and every other one is kept in the cache, under a key
-# digesting everything the fragment shows: a change to any of it (an edit, a
-# like, a nickname, the quoted message) is a new key, never a stale page.
+# digesting what the fragment shows (KEY_FIELDS): a change to any of it (an
+# edit, a delete, a like, a nickname, the quoted message) is a new key.
 FRAGMENT_TTL = 15 * 60  # seconds
 NEUTRAL = {"liked_ids": frozenset(), "hidden_ids": frozenset()}
 
@@ -65,31 +65,38 @@ def _template_digest() -> str:
     return hashlib.sha256(source).hexdigest()[:12]
 
 
-def _fragment_key(message) -> str:
-    reply = message.reply_to
-    parts = [
+# What a message's fragment shows, apart from its text: the fields its cache
+# key is made of, read as plain values (no Message objects are built for the
+# rows the cache holds). An edit, a delete or a like sets changed_at; a change
+# to the quoted message sets its own; a nickname is read as it is now.
+KEY_FIELDS = (
+    "pk",
+    "created_at",
+    "changed_at",
+    "author_id",
+    "author__nickname",
+    "reply_to_id",
+    "reply_to__changed_at",
+    "reply_to__author_id",
+    "reply_to__author__nickname",
+)
+
+
+def _key_context() -> tuple:
+    """What every fragment of one answer shares: the template, the language,
+    the time zone, and today (which shows a time alone, other days a date)."""
+    return (
         _template_digest(),
-        message.pk,
-        message.created_at.isoformat(),
-        message.changed_at and message.changed_at.isoformat(),
-        message.edited_at and message.edited_at.isoformat(),
-        message.deleted_at and message.deleted_at.isoformat(),
-        message.body_html,
-        message.like_count,
-        message.author_id,
-        message.author.nickname,
-        reply and reply.pk,
-        reply and reply.author_id,
-        reply and reply.author.nickname,
-        reply and reply.body,
-        reply and reply.deleted_at and reply.deleted_at.isoformat(),
         translation.get_language(),
         timezone.get_current_timezone_name(),
-        # "Today" shows a time alone, other days a date.
         timezone.localdate().isoformat(),
-    ]
+    )
+
+
+def _fragment_key(row, shared: tuple) -> str:
+    parts = (shared, *(getattr(row, field) for field in KEY_FIELDS))
     digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:24]
-    return f"chat:fragment:{message.pk}:{digest}"
+    return f"chat:fragment:{row.pk}:{digest}"
 
 
 def _render_message(message, context: dict) -> str:
@@ -99,35 +106,42 @@ def _render_message(message, context: dict) -> str:
 
 
 def messages_html(rows, *, liked_ids, hidden_ids) -> str:
-    """The `message` fragments of `rows` (loaded with for_display()), in order,
-    as the viewer sees them: shared ones from the cache (rendered and stored
-    on a miss), the viewer's own variants rendered here. The cache is a
+    """The `message` fragments of `rows` (values_list(*KEY_FIELDS,
+    named=True) of messages the viewer may see), in order, as the viewer
+    sees them: shared ones from the cache, the rest (misses, and the
+    viewer's own variants: their like, a quote of someone hidden from them)
+    loaded in one query and rendered, the shared ones stored. The cache is a
     saving, never a dependency: when it fails, everything is rendered."""
+    from chat.models import Message
+
     context = {"liked_ids": liked_ids, "hidden_ids": hidden_ids}
+    key_context = _key_context()
     shared = {
-        message.pk: _fragment_key(message)
-        for message in rows
-        if message.pk not in liked_ids
-        and not (message.reply_to and message.reply_to.author_id in hidden_ids)
+        row.pk: _fragment_key(row, key_context)
+        for row in rows
+        if row.pk not in liked_ids and row.reply_to__author_id not in hidden_ids
     }
     try:
         found = cache.get_many(shared.values()) if shared else {}
     except Exception:
         logger.warning("Fragment cache unavailable; rendering catch-up", exc_info=True)
         found = {}
-    parts, new = [], {}
-    for message in rows:
-        key = shared.get(message.pk)
-        html = found.get(key) if key else None
-        if html is None:
-            html = _render_message(message, context if key is None else NEUTRAL)
+    html = {pk: found[key] for pk, key in shared.items() if key in found}
+    missing = [row.pk for row in rows if row.pk not in html]
+    new = {}
+    if missing:
+        for message in Message.objects.for_display().filter(pk__in=missing):
+            key = shared.get(message.pk)
+            html[message.pk] = _render_message(
+                message, context if key is None else NEUTRAL
+            )
             if key is not None:
-                new[key] = html
-        parts.append(html)
+                new[key] = html[message.pk]
     if new:
         try:
             cache.set_many(new, FRAGMENT_TTL)
         except Exception:
             logger.warning("Fragment cache unavailable; not kept", exc_info=True)
-    # Each part is a rendered, autoescaped template.
-    return mark_safe("".join(parts))
+    # Each part is a rendered, autoescaped template. A row gone meanwhile (a
+    # member deleted with their messages) is left out.
+    return mark_safe("".join(html[row.pk] for row in rows if row.pk in html))

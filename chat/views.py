@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 from django.contrib import messages as flash
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -145,18 +146,33 @@ def message_list(request, topic_id):
         )
     if after is None:
         return refusal(request, _("Say which messages."), 400)
-    visible = Message.objects.in_topic(topic).visible_to(request.user).for_display()
-    rows = list(visible.filter(pk__gt=after).order_by("pk")[: CATCHUP_LIMIT + 1])
+    visible = Message.objects.in_topic(topic).visible_to(request.user)
+    # One indexed query (topic, -id), values only: the fragments come from
+    # the cache (chat/fragments.py), built once for every page that asks.
+    rows = list(
+        visible.filter(pk__gt=after)
+        .order_by("pk")
+        .values_list(*fragments.KEY_FIELDS, named=True)[: CATCHUP_LIMIT + 1]
+    )
     more = len(rows) > CATCHUP_LIMIT
     rows = rows[:CATCHUP_LIMIT]
     changed = []
     if since is not None:
         changed = list(
-            visible.filter(pk__lte=after)
+            visible.for_display()
+            .filter(pk__lte=after)
             .filter(changed_at__gte=since)
             .order_by("pk")[:CATCHUP_LIMIT]
         )
-    liked_ids = _liked_ids(request.user, rows + changed)
+    # The member's likes among them: by id range, not a list of 200 ids.
+    liked_ids = set(
+        Like.objects.filter(member=request.user, message__topic=topic)
+        .filter(
+            Q(message_id__gt=after, message_id__lte=rows[-1].pk if rows else after)
+            | Q(message_id__in=[m.pk for m in changed])
+        )
+        .values_list("message_id", flat=True)
+    )
     hidden_ids = Block.objects.hidden_id_set(request.user)
     response = TemplateResponse(
         request,

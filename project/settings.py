@@ -148,7 +148,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Retry-After: SHED_RETRY_AFTER. Keep SHED_CONCURRENCY well under
 # DB_POOL_MAX_SIZE: sends and pages need connections too.
 SHED_CONCURRENCY = env.int("SHED_CONCURRENCY", default=4)
-SHED_WAIT = env.float("SHED_WAIT", default=2.0)
+SHED_WAIT = env.float("SHED_WAIT", default=5.0)
 SHED_RETRY_AFTER = env.int("SHED_RETRY_AFTER", default=2)
 
 REDIS_URL = env.str("REDIS_URL", default="")
