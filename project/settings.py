@@ -147,7 +147,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # waits up to SHED_WAIT seconds for a place, then is answered 503 with
 # Retry-After: SHED_RETRY_AFTER. Keep SHED_CONCURRENCY well under
 # DB_POOL_MAX_SIZE: sends and pages need connections too.
-SHED_CONCURRENCY = env.int("SHED_CONCURRENCY", default=4)
+SHED_CONCURRENCY = env.int("SHED_CONCURRENCY", default=2)
 SHED_WAIT = env.float("SHED_WAIT", default=5.0)
 SHED_RETRY_AFTER = env.int("SHED_RETRY_AFTER", default=2)
 

@@ -193,7 +193,7 @@ def test_catch_up_with_nothing_new_keeps_the_cursor_where_it_was(
 def test_catch_up_beyond_its_limit_says_there_is_more_and_the_next_one_brings_it(
     member_client, member, membership, other_member, other_membership, topic
 ):
-    assert CATCHUP_LIMIT == 200
+    assert CATCHUP_LIMIT == 500
     new = MessageFactory.create_batch(
         CATCHUP_LIMIT + 1, topic=topic, author=other_member
     )
