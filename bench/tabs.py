@@ -63,6 +63,7 @@ OPEN_TIMEOUT = 30.0
 # live.js and chat.js (docs/live-protocol.md).
 DEFAULT_SPREAD_MS = 1000
 REVOKED_SPREAD_MS = 250
+MAX_HAVE_RANGES = 50
 BACKOFF_CAP_MS = 30_000
 TOO_MANY_SOCKETS_WAIT = 60.0
 
@@ -297,6 +298,20 @@ class Tab:
         while self.cursor in self.next_of:
             self.cursor = self.next_of.pop(self.cursor)
 
+    def held_above(self, after: int) -> str:
+        """chat.js heldAbove: the ids held above `after` as ranges, at most
+        MAX_HAVE_RANGES."""
+        ids = self.log[bisect.bisect_right(self.log, after) :]
+        ranges: list[str] = []
+        i = 0
+        while i < len(ids) and len(ranges) < MAX_HAVE_RANGES:
+            first = ids[i]
+            while i + 1 < len(ids) and ids[i + 1] == ids[i] + 1:
+                i += 1
+            ranges.append(str(first) if first == ids[i] else f"{first}-{ids[i]}")
+            i += 1
+        return ",".join(ranges)
+
     @property
     def catching_up(self) -> bool:
         return self.catchup is not None and not self.catchup.done()
@@ -504,6 +519,9 @@ class Tab:
         attempt = 0
         while True:
             url = f"{self.catchup_url}?after={after}&since={quote(self.synced_at)}"
+            have = self.held_above(after)
+            if have:
+                url += f"&have={have}"
             try:
                 response = await self.http.request("GET", url, {"HX-Request": "true"})
             except REQUEST_ERRORS:

@@ -20,7 +20,7 @@ from chat.models import Like, Message
 from communities.access import AccessDenied, NotAllowed
 from communities.models import TopicRead
 from communities.views import community_page
-from project.input import BadInput, datetime_param, int_param
+from project.input import BadInput, datetime_param, int_param, ranges_param
 from project.overload import sheds_load
 from project.refusals import refusal
 
@@ -122,18 +122,26 @@ def topic_detail(request, topic_id):
     )
 
 
+def _within(message_id: int, ranges: list[tuple[int, int]]) -> bool:
+    return any(first <= message_id <= last for first, last in ranges)
+
+
 @require_GET
 @sheds_load
 def message_list(request, topic_id):
     """Fragments for the topic page: `?before=<id>` for the page of older
-    messages, `?after=<id>[&since=<time>]` for catch-up after a socket (re)opens:
-    everything newer than the last id the page holds, in order, plus messages
-    edited, deleted or liked since the page last synced."""
+    messages, `?after=<id>[&since=<time>][&have=<id ranges>]` for catch-up
+    after a socket (re)opens: everything newer than the page's cursor, in
+    order, but for the ids it says it has, plus messages edited, deleted or
+    liked since the page last synced (docs/live-protocol.md)."""
     topic, _membership = access.access_topic(request.user, topic_id)
     now = timezone.now()
     before = int_param(request.GET, "before")
     after = int_param(request.GET, "after")
     since = datetime_param(request.GET, "since")
+    # Ids the page already holds above `after` (live frames): counted for
+    # the cursor, not sent again.
+    held = ranges_param(request.GET, "have")
     if before is not None:
         rows, has_older = _page_of(topic, request.user, before=before)
         return TemplateResponse(
@@ -183,7 +191,9 @@ def message_list(request, topic_id):
         {
             "topic": topic,
             "new_html": fragments.messages_html(
-                rows, liked_ids=liked_ids, hidden_ids=hidden_ids
+                [row for row in rows if not _within(row.pk, held)],
+                liked_ids=liked_ids,
+                hidden_ids=hidden_ids,
             ),
             "changed": changed,
             "liked_ids": liked_ids,

@@ -2,6 +2,7 @@
 
 import gc
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
 
@@ -35,4 +36,11 @@ application = ProtocolTypeRouter(
 # more (make bench; DESIGN.md, "Known traps").
 gc.collect()
 gc.freeze()
+
+# One thread runs every socket; views run in threads beside it. A view busy
+# with the CPU (a catch-up after an outage) holds the GIL for the whole switch
+# interval each time the event loop wakes to answer a socket, so under a
+# storm of catch-ups handshakes waited past Daphne's connect timeout (make
+# faults). A shorter interval hands the GIL back sooner.
+sys.setswitchinterval(0.0005)
 gc.set_threshold(50_000, 20, 100)

@@ -142,6 +142,34 @@ def int_param(params, name: str, *, minimum: int = 0, maximum: int = MAX_ID):
     return number
 
 
+MAX_RANGES = 50
+
+
+def ranges_param(params, name: str) -> list[tuple[int, int]]:
+    """Id ranges written `12-15,18,20-31` (at most MAX_RANGES; empty when
+    absent), each as (first, last); BadInput for anything else."""
+    value = params.get(name, "")
+    if value == "":
+        return []
+    ranges = []
+    try:
+        for part in value.split(","):
+            first, _dash, last = part.partition("-")
+            first = int(first)
+            last = int(last) if _dash else first
+            if not 0 <= first <= last <= MAX_ID:
+                raise ValueError(part)
+            ranges.append((first, last))
+    except ValueError:
+        ranges = None
+    if ranges is None or len(ranges) > MAX_RANGES:
+        raise BadInput(
+            _("“%(name)s” must be at most %(max)d id ranges such as 12-15,18.")
+            % {"name": _shown(name), "max": MAX_RANGES}
+        )
+    return ranges
+
+
 def datetime_param(params, name: str):
     """The date and time `params[name]` in ISO 8601 (None when absent or empty),
     aware and in UTC; BadInput when it is not one or is outside the years the

@@ -222,10 +222,32 @@
     failures += 1;
     setTimeout(fetchPage, wait);
   }
+  // What the page holds above the cursor (live frames past a gap), as id
+  // ranges "12-15,18": the server counts them for the cursor and does not
+  // send them again. At most MAX_HAVE_RANGES; past that, they come again and
+  // the ordered insert drops them.
+  var MAX_HAVE_RANGES = 50;
+  function heldAbove(after) {
+    var ids = [];
+    log.querySelectorAll("article.msg[data-id]").forEach(function (el) {
+      var id = idOf(el);
+      if (id > after) ids.push(id);
+    });
+    ids.sort(function (a, b) { return a - b; });
+    var ranges = [];
+    for (var i = 0; i < ids.length && ranges.length < MAX_HAVE_RANGES; i++) {
+      var first = ids[i];
+      while (i + 1 < ids.length && ids[i + 1] === ids[i] + 1) i++;
+      ranges.push(first === ids[i] ? String(first) : first + "-" + ids[i]);
+    }
+    return ranges.join(",");
+  }
   function fetchPage() {
     var after = cursor;
+    var have = heldAbove(after);
     var url = log.dataset.catchupUrl + "?after=" + after +
-      "&since=" + encodeURIComponent(log.dataset.syncedAt || "");
+      "&since=" + encodeURIComponent(log.dataset.syncedAt || "") +
+      (have ? "&have=" + have : "");
     fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
         if (response.redirected || (response.ok && response.headers.get("X-Refused"))) {

@@ -250,3 +250,32 @@ def test_catch_up_query_count_stays_flat_as_changed_rows_grow_from_1_to_30(
         counts[changed] = len(queries)
 
     assert counts[1] == counts[30]
+
+
+# --- What the page already holds (have=) ---------------------------------------------
+
+
+def test_catch_up_leaves_out_what_the_page_holds_and_still_moves_the_cursor_past_it(
+    member_client, membership, topic, posts
+):
+    have = f"{posts[1].pk}-{posts[2].pk},{posts[4].pk}"
+
+    response = member_client.get(
+        catch_up_url(topic, after=posts[0].pk) + f"&have={have}", **HTMX
+    )
+
+    assert ids_in(response.content.decode()) == [posts[3].pk]
+    assert response["X-Cursor"] == str(posts[4].pk)
+
+
+@pytest.mark.parametrize(
+    "have", ["x", "5-", "-5", "9-3", "1,,2", "1-2-3", ",".join(["1"] * 51)]
+)
+def test_catch_up_refuses_ranges_it_cannot_read_and_sends_nothing(
+    member_client, membership, topic, posts, have
+):
+    response = member_client.get(catch_up_url(topic, after=0) + f"&have={have}", **HTMX)
+
+    assert response["X-Refused"] == "400"
+    assert "must be at most 50 id ranges" in response.content.decode()
+    assert ids_in(response.content.decode()) == []
