@@ -16,6 +16,12 @@ default, one process) the count is kept in memory.
 
 When Redis cannot be reached the socket is let in: the limit protects the
 server from a runaway client, it is not an access check.
+
+Every socket of a process opens again at the same moment when Redis comes
+back after a restart, so the client waits in line for one of a few pooled
+connections (POOL_SIZE) instead of failing: a count that failed would let the
+socket in uncounted, and a release that failed would keep its place taken
+against the member until it lapsed.
 """
 
 import asyncio
@@ -29,6 +35,19 @@ logger = logging.getLogger(__name__)
 
 ENTRY_TTL = 120  # seconds
 REFRESH_EVERY = 40  # seconds
+# Each call is one short command (the script, a ZREM, one pipeline) that
+# takes well under a millisecond, so a few connections serve thousands of
+# sockets, and Redis (one thread) runs them no faster over more: 1,000
+# acquires at once took 0.15 to 0.2 s in all with 5, 20 or 50 connections.
+# redis-py's default pool instead opens up to 100 and then raises
+# MaxConnectionsError at once; in the fault run (issue 7) the ~150 sockets per
+# process reopening after a Redis restart got 50 to 145 of those per process.
+POOL_SIZE = 20
+# How long a call waits for a free connection before it fails like any other
+# Redis error (the socket let in, the release left to lapse): as long as a
+# command itself may take (socket_timeout), well inside Daphne's connect
+# timeout.
+POOL_WAIT = 5  # seconds
 
 _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -63,12 +82,17 @@ class _Process:
         self.redis: aioredis.Redis | None = None
         self.refresher: asyncio.Task | None = None
         if settings.REDIS_URL:
-            self.redis = aioredis.Redis.from_url(
+            # Bound to this loop (its waiters are), like the rest of _Process;
+            # the client closes the pool with itself.
+            pool = aioredis.BlockingConnectionPool.from_url(
                 settings.REDIS_URL,
+                max_connections=POOL_SIZE,
+                timeout=POOL_WAIT,
                 socket_timeout=5,
                 socket_connect_timeout=5,
                 health_check_interval=15,
             )
+            self.redis = aioredis.Redis.from_pool(pool)
             self.acquire_script = self.redis.register_script(_ACQUIRE)
 
     async def refresh_forever(self) -> None:

@@ -241,3 +241,78 @@ async def test_a_socket_whose_layer_fails_while_connecting_gives_its_place_back(
         assert await is_open(socket)
     finally:
         await socket.disconnect()
+
+
+# --- Many sockets at once (one process's share of a reconnect storm) -------------
+
+AT_ONCE = 300  # more than the pool holds
+
+
+async def test_more_sockets_at_once_than_the_pool_holds_are_all_counted_and_released(
+    member, redis_counter, settings, caplog
+):
+    # When Redis comes back after a restart, every socket of a process opens
+    # again at the same moment. Each one must wait its turn for a connection
+    # rather than fail: a failed count lets the socket in uncounted, and a
+    # failed release leaves its place taken until it lapses.
+    settings.LIVE_MAX_SOCKETS_PER_MEMBER = AT_ONCE
+    key = socket_limit.redis_key(member.pk)
+    names = [f"storm.{n}" for n in range(AT_ONCE)]
+
+    taken = await asyncio.gather(
+        *(socket_limit.acquire(member.pk, name) for name in names)
+    )
+
+    assert taken == [True] * AT_ONCE
+    assert await redis_counter.zcard(key) == AT_ONCE
+
+    await asyncio.gather(*(socket_limit.release(member.pk, name) for name in names))
+
+    assert await redis_counter.zcard(key) == 0
+    assert "Live socket" not in caplog.text
+
+
+async def test_more_sockets_at_once_than_the_pool_holds_cannot_pass_the_limit(
+    member, redis_counter, caplog
+):
+    key = socket_limit.redis_key(member.pk)
+    names = [f"storm.{n}" for n in range(AT_ONCE)]
+
+    taken = await asyncio.gather(
+        *(socket_limit.acquire(member.pk, name) for name in names)
+    )
+
+    assert taken.count(True) == LIMIT
+    assert await redis_counter.zcard(key) == LIMIT
+    held = [name for name, ok in zip(names, taken, strict=True) if ok]
+    await asyncio.gather(*(socket_limit.release(member.pk, name) for name in held))
+    assert await redis_counter.zcard(key) == 0
+    assert "Live socket" not in caplog.text
+
+
+async def test_with_redis_unreachable_sockets_are_let_in_and_released(
+    member, settings, caplog
+):
+    # The limit protects the server, it is not an access check: a socket
+    # opening while Redis is away is let in, uncounted.
+    settings.LIVE_MAX_SOCKETS_PER_MEMBER = 1
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    names = [f"outage.{n}" for n in range(3)]
+
+    taken = await asyncio.gather(
+        *(socket_limit.acquire(member.pk, name) for name in names)
+    )
+    await asyncio.gather(*(socket_limit.release(member.pk, name) for name in names))
+
+    assert taken == [True] * 3
+    assert "Live socket limit not checked" in caplog.text
+    assert "Live socket count not released" in caplog.text
+
+
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
