@@ -12,6 +12,8 @@ from django.template.loader import get_template, render_to_string
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
+from project import cache_guard
+
 logger = logging.getLogger(__name__)
 
 TOPIC_TEMPLATE = "chat/topic_detail.html"
@@ -121,11 +123,13 @@ def messages_html(rows, *, liked_ids, hidden_ids) -> str:
         for row in rows
         if row.pk not in liked_ids and row.reply_to__author_id not in hidden_ids
     }
-    try:
-        found = cache.get_many(shared.values()) if shared else {}
-    except Exception:
-        logger.warning("Fragment cache unavailable; rendering catch-up", exc_info=True)
-        found = {}
+    found = {}
+    if shared and cache_guard.usable():
+        try:
+            found = cache.get_many(shared.values())
+        except Exception:
+            cache_guard.failed()
+            logger.warning("Fragment cache unavailable; rendering", exc_info=True)
     html = {pk: found[key] for pk, key in shared.items() if key in found}
     missing = [row.pk for row in rows if row.pk not in html]
     new = {}
@@ -137,10 +141,11 @@ def messages_html(rows, *, liked_ids, hidden_ids) -> str:
             )
             if key is not None:
                 new[key] = html[message.pk]
-    if new:
+    if new and cache_guard.usable():
         try:
             cache.set_many(new, FRAGMENT_TTL)
         except Exception:
+            cache_guard.failed()
             logger.warning("Fragment cache unavailable; not kept", exc_info=True)
     # Each part is a rendered, autoescaped template. A row gone meanwhile (a
     # member deleted with their messages) is left out.

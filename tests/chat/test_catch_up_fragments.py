@@ -163,3 +163,34 @@ def test_a_catch_up_takes_nine_queries_however_many_messages_it_brings(
     # Session, member, membership, topic, new rows, changed rows (none asked:
     # no `since`, so none run), likes, hidden members: and nothing per row.
     assert len(queries) <= 9, [q["sql"] for q in queries]
+
+
+def test_after_a_cache_failure_catch_up_skips_the_cache_for_a_while(
+    member, membership, topic, posts, monkeypatch
+):
+    from project import cache_guard
+
+    clock = [1000.0]
+    monkeypatch.setattr(cache_guard, "monotonic", lambda: clock[0])
+    cache_guard.reset()
+    calls = []
+
+    def down(*args, **kwargs):
+        calls.append(args)
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "get_many", down)
+    monkeypatch.setattr(cache, "set_many", down)
+    try:
+        assert ids_in(catch_up(member, topic)) == [m.pk for m in posts]
+        assert len(calls) == 1  # the read failed; no write after it
+
+        clock[0] += cache_guard.RETRY_AFTER - 0.1
+        assert ids_in(catch_up(member, topic)) == [m.pk for m in posts]
+        assert len(calls) == 1  # not asked again meanwhile
+
+        clock[0] += 0.2
+        catch_up(member, topic)
+        assert len(calls) == 2  # and asked again after
+    finally:
+        cache_guard.reset()
