@@ -181,6 +181,84 @@ def test_the_window_slides_a_full_budget_is_not_followed_by_another_at_once(
     assert send(member_client, topic, "ten seconds later").status_code == 201
 
 
+def status(response) -> int:
+    """The status a write stands for: a refusal's is in X-Refused."""
+    return int(response.get("X-Refused", response.status_code))
+
+
+def test_a_member_sending_once_a_second_is_never_refused(
+    member_client, membership, topic, clock
+):
+    # The budget's own rate, kept up for a minute (issue 7: 20 members posting
+    # once a second for 90 s, every post accepted).
+    answers = []
+    for n in range(60):
+        answers.append(status(send(member_client, topic, f"beat {n}")))
+        clock(RATE_WINDOW / RATE_LIMIT)
+
+    assert answers == [201] * 60
+
+
+def test_once_a_second_give_or_take_a_fifth_of_a_second_is_never_refused(
+    member_client, membership, topic, clock
+):
+    # Each post arrives a little early or late (the network, a busy server):
+    # the one of ten posts ago may then lie just inside ten seconds.
+    beat = RATE_WINDOW / RATE_LIMIT
+    offsets = [0.2, -0.2, 0.0, 0.15, -0.1, 0.2, -0.2, 0.05, -0.15, 0.1, -0.2]
+    answers = []
+    at = 0.0
+    for n in range(60):
+        target = n * beat + offsets[n % len(offsets)]
+        clock(target - at)
+        at = target
+        answers.append(status(send(member_client, topic, f"beat {n}")))
+
+    assert answers == [201] * 60
+
+
+def test_a_member_liking_at_the_budgets_rate_is_never_refused(
+    member_client, membership, other_member, topic, clock
+):
+    message = MessageFactory(topic=topic, author=other_member)
+    refusals = []
+    for _ in range(6 * LIKE_LIMIT):  # a minute
+        refusals.append(like(member_client, message).get("X-Refused"))
+        clock(RATE_WINDOW / LIKE_LIMIT)
+
+    assert refusals == [None] * (6 * LIKE_LIMIT)
+
+
+def test_eleven_sends_within_one_second_are_refused_at_the_eleventh(
+    member_client, membership, topic, clock
+):
+    # Across a second's and a ten seconds' boundary: 0.5 s before one, 0.09 s
+    # apart.
+    clock(RATE_WINDOW - 0.5)
+    answers = []
+    for n in range(RATE_LIMIT + 1):
+        answers.append(status(send(member_client, topic, f"quick {n}")))
+        clock(0.09)
+
+    assert answers == [201] * RATE_LIMIT + [429]
+
+
+def test_a_burst_at_the_far_end_of_the_window_still_counts(
+    member_client, membership, topic, clock
+):
+    # The window's edge cuts through the beat of the burst: that beat counts
+    # as if its actions were spread evenly over it, so a burst 9.45 s old
+    # leaves room for one more at most (a spread-out member's last beat).
+    clock(0.1)
+    for n in range(RATE_LIMIT):
+        assert status(send(member_client, topic, f"burst {n}")) == 201
+    clock(9.45)
+
+    answers = [status(send(member_client, topic, f"after {n}")) for n in range(3)]
+
+    assert answers[1:] == [429, 429]
+
+
 def test_another_members_writes_do_not_count_against_ones_budget(
     member_client, other_client, membership, other_membership, topic
 ):
