@@ -267,6 +267,26 @@ async def run_scenario(
 # --- The verdict ------------------------------------------------------------------
 
 
+def reconnect_breakdown(run, bucket: float) -> dict:
+    groups = collections.defaultdict(list)
+    for closed_at, code, took, handshake in run.reconnect_detail:
+        groups[f"{code} at {int(closed_at // bucket * bucket)} s"].append(
+            (took, handshake)
+        )
+    breakdown = {}
+    for key, items in sorted(groups.items()):
+        took = sorted(t for t, _h in items)
+        handshakes = sorted(h for _t, h in items)
+        breakdown[key] = {
+            "count": len(items),
+            "p50": ms(percentile(took, 0.50)),
+            "p99": ms(percentile(took, 0.99)),
+            "handshake_p50": ms(percentile(handshakes, 0.50)),
+            "handshake_p99": ms(percentile(handshakes, 0.99)),
+        }
+    return breakdown
+
+
 def evaluate(run: Run, tabs: list[Tab], rows: list[tuple[int, str]]) -> dict:
     """Compare what the tabs ended with against the topic's rows (id, body)
     in the database."""
@@ -337,6 +357,8 @@ def evaluate(run: Run, tabs: list[Tab], rows: list[tuple[int, str]]) -> dict:
             "messages": run.catchup_messages,
             "already_shown": run.catchup_already_shown,
             "mb": round(run.catchup_bytes / 1e6, 1),
+            "degraded_frames": run.degraded_frames,
+            "polls": run.polls,
         },
         "missing_at_end": {
             "total": sum(missing),
@@ -367,6 +389,9 @@ def evaluate(run: Run, tabs: list[Tab], rows: list[tuple[int, str]]) -> dict:
             "p50": ms(percentile(reconnects, 0.50)),
             "p99": ms(percentile(reconnects, 0.99)),
             "max": ms(reconnects[-1] if reconnects else None),
+            # By close code and by when the socket closed: the whole time and
+            # the successful handshake's part of it.
+            "by_close": reconnect_breakdown(run, bucket),
         },
         "live_latency_before_faults_ms": {
             "samples": len(latencies),
@@ -407,7 +432,8 @@ def describe(result: dict) -> list[str]:
         f"p99 {catchup['round_p99_ms']} ms, max {catchup['round_max_ms']} ms); "
         f"statuses {catchup['statuses']} ({catchup['5xx']} 5xx, "
         f"{catchup['503']} 503); {catchup['messages']} messages fetched "
-        f"({catchup['mb']} MB), {catchup['already_shown']} of them already shown",
+        f"({catchup['mb']} MB), {catchup['already_shown']} of them already shown; "
+        f"{catchup['degraded_frames']} live-degraded frames, {catchup['polls']} polls",
         f"missing at the end: {missing['total']} deliveries over "
         f"{missing['tabs']} tabs (at most {missing['max_per_tab']} on one); "
         f"lost for good (below the tab's cursor): {lost['total']} over "
@@ -419,6 +445,12 @@ def describe(result: dict) -> list[str]:
         f"reconnects: {rec['count']}, p50 {rec['p50']} ms, p99 {rec['p99']} ms, "
         f"max {rec['max']} ms; handshakes dropped {result['handshakes']['dropped']} "
         f"{result['handshakes']['failures']}",
+        "reconnects by close (p50/p99 ms; handshake p50/p99 ms): "
+        + "; ".join(
+            f"{key}: {part['count']} x {part['p50']}/{part['p99']} "
+            f"({part['handshake_p50']}/{part['handshake_p99']})"
+            for key, part in rec["by_close"].items()
+        ),
         f"live latency before the first fault: p50 {lat['p50']} ms, "
         f"p99 {lat['p99']} ms ({lat['samples']} deliveries)",
         f"closes: {result['close_codes']}; pages {result['page_statuses']}; "

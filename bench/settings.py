@@ -64,3 +64,7 @@ def _time_collections(path: str) -> None:
 
 if os.environ.get("BENCH_GC_LOG"):
     _time_collections(os.environ["BENCH_GC_LOG"])
+
+
+if os.environ.get("BENCH_TIMING_LOG"):
+    MIDDLEWARE = ["bench.timing.TimingMiddleware", *MIDDLEWARE]  # noqa: F405

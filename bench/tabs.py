@@ -24,7 +24,10 @@ static/js/chat.js, static/js/live.js and htmx's ws extension:
   4400/4403 stop, 4429 waits 60 s, anything else (1000, 1006 and the
   handshake that failed, which a browser also sees as 1006) after random() *
   min(30 s, max(spread, 1 s * 2**n)), n counting the failed attempts since
-  the last open.
+  the last open;
+- a `<template id="live-degraded" data-poll="N">` frame (the server lost
+  Redis) makes it catch up every N ms * (0.5 + random()) (5000 ms when N is
+  missing or under 1000) until its socket next opens.
 
 Tabs reach the servers as a load balancer's clients would: each has a home
 server, and a connection its home refuses (a killed process) goes to the next
@@ -62,6 +65,7 @@ REQUEST_TIMEOUT = 60.0
 OPEN_TIMEOUT = 30.0
 # live.js and chat.js (docs/live-protocol.md).
 DEFAULT_SPREAD_MS = 1000
+DEFAULT_POLL_MS = 5000
 REVOKED_SPREAD_MS = 250
 MAX_HAVE_RANGES = 50
 BACKOFF_CAP_MS = 30_000
@@ -73,6 +77,8 @@ MARKER = re.compile(r"fault-p(\d+)-s(\d+)-end")
 LOG_ELEMENT = re.compile(r'<div id="topic-\d+-messages"[^>]*>')
 LIVE_ELEMENT = re.compile(r'<div id="live"[^>]*>')
 CONTROL_FRAME = '<template id="live-'
+DEGRADED_FRAME = '<template id="live-degraded"'
+POLL = re.compile(r'data-poll="(\d+)"')
 REQUEST_ERRORS = (
     OSError,
     ConnectionError,
@@ -148,7 +154,13 @@ class Run:
     handshake_failures: collections.Counter = field(default_factory=collections.Counter)
     close_codes: collections.Counter = field(default_factory=collections.Counter)
     reconnects: list = field(default_factory=list)
+    # Per reconnect: (closed at, s from t0; the close code; seconds to the
+    # open; seconds of those in the handshake that succeeded).
+    reconnect_detail: list = field(default_factory=list)
     catchup_rounds: list = field(default_factory=list)
+    # live-degraded frames received, and the catch-ups they started.
+    degraded_frames: int = 0
+    polls: int = 0
     catchup_messages: int = 0
     catchup_already_shown: int = 0
     catchup_bytes: int = 0
@@ -279,6 +291,7 @@ class Tab:
         self.socket = None
         self.task: asyncio.Task | None = None
         self.catchup: asyncio.Task | None = None
+        self.polling: asyncio.Task | None = None
         self.again = False
         self.refusals = 0
         self.stopped_by: int | None = None
@@ -379,8 +392,10 @@ class Tab:
     async def _live(self) -> None:
         failed = 0  # attempts since the last open
         closed_at: float | None = None
+        closed_with = None
         while not self.run.stopping:
             self.state = "connecting"
+            attempt_started = perf()
             try:
                 ws = await self.open_socket()
             except ConnectionRefusedError:
@@ -405,12 +420,22 @@ class Tab:
                 failed += 1
                 continue
             if closed_at is not None:
-                self.run.reconnects.append(perf() - closed_at)
+                opened_at = perf()
+                self.run.reconnects.append(opened_at - closed_at)
+                self.run.reconnect_detail.append(
+                    (
+                        closed_at - self.run.t0,
+                        closed_with,
+                        opened_at - closed_at,
+                        opened_at - attempt_started,
+                    )
+                )
             failed = 0
             self.socket = ws
             self.state = "open"
             self.opened.set()
             self.request_catchup()
+            self.stop_polling()
             await self.listen(ws)
             self.socket = None
             self.state = "waiting"
@@ -418,6 +443,7 @@ class Tab:
                 return
             closed_at = perf()
             code, reason = ws.close_code, ws.close_reason or ""
+            closed_with = code
             self.run.close_codes[f"{code} {reason}".strip()] += 1
             if code == 4401:
                 self.reloads += 1
@@ -439,8 +465,31 @@ class Tab:
         seen: set[int] = set()
         with contextlib.suppress(ConnectionClosed):
             async for frame in ws:
-                if isinstance(frame, str) and not frame.startswith(CONTROL_FRAME):
+                if not isinstance(frame, str):
+                    continue
+                if frame.startswith(DEGRADED_FRAME):
+                    self.run.degraded_frames += 1
+                    self.poll_every(POLL.search(frame))
+                elif not frame.startswith(CONTROL_FRAME):
                     self.on_frame(frame, seen, perf())
+
+    # While the server cannot deliver live (chat.js pollEvery).
+    def poll_every(self, poll: re.Match | None) -> None:
+        interval = int(poll.group(1)) if poll else 0
+        interval = interval if interval >= 1000 else DEFAULT_POLL_MS
+        self.stop_polling()
+        self.polling = asyncio.create_task(self._poll(interval))
+
+    async def _poll(self, interval: int) -> None:
+        while not self.run.stopping:
+            await sleep_ms(interval * (0.5 + self.run.rng.random()))
+            self.run.polls += 1
+            self.request_catchup()
+
+    def stop_polling(self) -> None:
+        if self.polling is not None:
+            self.polling.cancel()
+            self.polling = None
 
     def on_frame(self, frame: str, seen: set[int], now: float) -> None:
         run = self.run
@@ -547,6 +596,7 @@ class Tab:
             await sleep_ms(wait)
 
     async def close(self) -> None:
+        self.stop_polling()
         for task in (self.task, self.catchup):
             if task is not None:
                 task.cancel()

@@ -182,6 +182,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             # events, a revocation among them: authorize again (the page
             # reconnects, and catches up as on every open).
             await self.live_close({"code": broadcast.CLOSE_RESYNC})
+        elif message["type"] == "live.degraded":
+            await self.live_degraded(message)
         elif message["type"] == "live.close":
             await self.live_close(message)
         else:
@@ -208,6 +210,18 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def live_html(self, event):
         if not self.closing:
             await self.send(text_data=event["html"])
+
+    async def live_degraded(self, event):
+        """This process lost Redis (chat/layers.py): nothing published
+        reaches this socket until it is back. The page fetches what is new
+        over HTTP every data-poll ms until its socket opens again."""
+        if not self.closing:
+            await self.send(
+                text_data=(
+                    f'<template id="live-degraded" '
+                    f'data-poll="{reconnect.poll_ms()}"></template>'
+                )
+            )
 
     async def live_close(self, event):
         """What this member may see narrowed (project/revocation.py): stop

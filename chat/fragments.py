@@ -4,6 +4,8 @@ partials the topic page uses, so page and live update cannot drift."""
 import functools
 import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from django.conf import settings
@@ -107,13 +109,89 @@ def _render_message(message, context: dict) -> str:
     )
 
 
+class LocalFragments:
+    """The fragments this process used last, in its own memory, in front of
+    the shared cache: a catch-up storm asks every process for the same few
+    hundred fragments hundreds of times, and reading them from Redis was half
+    of a warm catch-up's cost; while Redis is down (or just restarted, empty)
+    they would otherwise be rendered again by every request. Keys digest
+    what a fragment shows, so an entry is never stale, only unused: the
+    least recently used go first once `max_bytes` is held. Nothing another
+    process needs is kept here."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, str] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get_many(self, keys) -> dict[str, str]:
+        found = {}
+        with self._lock:
+            for key in keys:
+                html = self._entries.get(key)
+                if html is not None:
+                    self._entries.move_to_end(key)
+                    found[key] = html
+        return found
+
+    def set_many(self, entries: dict[str, str]) -> None:
+        with self._lock:
+            for key, html in entries.items():
+                old = self._entries.pop(key, None)
+                if old is not None:
+                    self._bytes -= len(old)
+                self._entries[key] = html
+                self._bytes += len(html)
+            while self._bytes > self.max_bytes and self._entries:
+                _key, html = self._entries.popitem(last=False)
+                self._bytes -= len(html)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+# About 30,000 messages' fragments (a fragment is about a kilobyte).
+local_fragments = LocalFragments(max_bytes=32 * 1024 * 1024)
+
+
+def _cached(keys: list[str]) -> dict[str, str]:
+    """Fragments under `keys`: this process's first, then the shared cache's
+    (kept here too for the next request)."""
+    found = local_fragments.get_many(keys)
+    rest = [key for key in keys if key not in found]
+    if rest and cache_guard.usable():
+        try:
+            shared = cache.get_many(rest)
+        except Exception:
+            cache_guard.failed()
+            logger.warning("Fragment cache unavailable; rendering", exc_info=True)
+        else:
+            local_fragments.set_many(shared)
+            found.update(shared)
+    return found
+
+
+def _keep(new: dict[str, str]) -> None:
+    local_fragments.set_many(new)
+    if cache_guard.usable():
+        try:
+            cache.set_many(new, FRAGMENT_TTL)
+        except Exception:
+            cache_guard.failed()
+            logger.warning("Fragment cache unavailable; not kept", exc_info=True)
+
+
 def messages_html(rows, *, liked_ids, hidden_ids) -> str:
     """The `message` fragments of `rows` (values_list(*KEY_FIELDS,
     named=True) of messages the viewer may see), in order, as the viewer
-    sees them: shared ones from the cache, the rest (misses, and the
-    viewer's own variants: their like, a quote of someone hidden from them)
-    loaded in one query and rendered, the shared ones stored. The cache is a
-    saving, never a dependency: when it fails, everything is rendered."""
+    sees them: shared ones from this process's memory or the cache, the rest
+    (misses, and the viewer's own variants: their like, a quote of someone
+    hidden from them) loaded in one query and rendered, the shared ones kept.
+    The cache is a saving, never a dependency: when it fails, this process's
+    memory still serves, and what it lacks is rendered."""
     from chat.models import Message
 
     context = {"liked_ids": liked_ids, "hidden_ids": hidden_ids}
@@ -123,13 +201,7 @@ def messages_html(rows, *, liked_ids, hidden_ids) -> str:
         for row in rows
         if row.pk not in liked_ids and row.reply_to__author_id not in hidden_ids
     }
-    found = {}
-    if shared and cache_guard.usable():
-        try:
-            found = cache.get_many(shared.values())
-        except Exception:
-            cache_guard.failed()
-            logger.warning("Fragment cache unavailable; rendering", exc_info=True)
+    found = _cached(list(shared.values())) if shared else {}
     html = {pk: found[key] for pk, key in shared.items() if key in found}
     missing = [row.pk for row in rows if row.pk not in html]
     new = {}
@@ -141,12 +213,8 @@ def messages_html(rows, *, liked_ids, hidden_ids) -> str:
             )
             if key is not None:
                 new[key] = html[message.pk]
-    if new and cache_guard.usable():
-        try:
-            cache.set_many(new, FRAGMENT_TTL)
-        except Exception:
-            cache_guard.failed()
-            logger.warning("Fragment cache unavailable; not kept", exc_info=True)
+    if new:
+        _keep(new)
     # Each part is a rendered, autoescaped template. A row gone meanwhile (a
     # member deleted with their messages) is left out.
     return mark_safe("".join(html[row.pk] for row in rows if row.pk in html))

@@ -9,6 +9,14 @@ the consumer closes with 4503, since a revocation may have been among what was
 dropped, and the page reconnects, is authorized again and catches up over
 HTTP, as on every socket open (docs/live-protocol.md).
 
+And one more: "I lost Redis". From the moment the subscription connection
+fails until it is back, nothing published reaches this process's sockets,
+though the writes behind it are saved. Each socket of the process is told
+once, with a `live.degraded` event, and its page fetches what is new over
+HTTP at a spread interval until its socket opens again (after the resync
+above): a long outage is caught up while it lasts rather than by every page
+at the same instant when it ends.
+
 channels-redis accepts `on_reconnect` but never calls it (4.3.0), hence this
 small subclass at the seams it has: the loop layer's shards and the shard's
 PubSub object.
@@ -27,6 +35,7 @@ from redis import asyncio as aioredis
 from redis.asyncio.client import PubSub
 
 RESYNC = {"type": "live.resync"}
+DEGRADED = {"type": "live.degraded"}
 
 
 class _ResyncingPubSub(PubSub):
@@ -42,6 +51,14 @@ class _ResyncingPubSub(PubSub):
         await super().on_connect(connection)
         self._shard.channel_layer.resync_local_channels()
 
+    async def _reconnect(self, conn, error=None, *args, **kwargs):
+        # redis-py calls this when a read of the subscription connection
+        # failed, before it tries to connect again (which may fail too, for
+        # as long as Redis is down).
+        if error is not None:
+            self._shard.channel_layer.degrade_local_channels()
+        return await super()._reconnect(conn, error, *args, **kwargs)
+
 
 class _Shard(RedisSingleShardConnection):
     def _ensure_redis(self):
@@ -54,9 +71,20 @@ class _LoopLayer(RedisPubSubLoopLayer):
     def __init__(self, *args, hosts=None, **kwargs):
         super().__init__(*args, hosts=hosts, **kwargs)
         self._shards = [_Shard(host, self) for host in decode_hosts(hosts)]
+        self.degraded = False
 
     def resync_local_channels(self) -> None:
-        data = self.channel_layer.serialize(RESYNC)
+        self.degraded = False
+        self._to_local_channels(RESYNC)
+
+    def degrade_local_channels(self) -> None:
+        """Once per outage, however many reconnect attempts fail in it."""
+        if not self.degraded:
+            self.degraded = True
+            self._to_local_channels(DEGRADED)
+
+    def _to_local_channels(self, event: dict) -> None:
+        data = self.channel_layer.serialize(event)
         for queue in self.channels.values():
             queue.put_nowait(data)
 

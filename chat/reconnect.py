@@ -28,6 +28,12 @@ MS_PER_SOCKET = 10
 MIN_SPREAD_MS = 500
 MAX_SPREAD_MS = 10_000
 
+# While this process has lost Redis (chat/layers.py, live.degraded) its pages
+# fetch what is new over HTTP, each once per poll interval at a random phase:
+# the spread again (a process's pages then ask about one catch-up per 10 ms
+# between them), but never more often than every 2 s a page.
+MIN_POLL_MS = 2_000
+
 _open_sockets = 0
 
 
@@ -49,3 +55,9 @@ def spread_ms() -> int:
     """Milliseconds over which this process's pages should spread a mass
     reconnect."""
     return min(MAX_SPREAD_MS, max(MIN_SPREAD_MS, _open_sockets * MS_PER_SOCKET))
+
+
+def poll_ms() -> int:
+    """Milliseconds between a page's catch-ups while this process cannot
+    deliver live (chat/layers.py)."""
+    return max(MIN_POLL_MS, spread_ms())

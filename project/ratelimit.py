@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
+from project import cache_guard
+
 logger = logging.getLogger(__name__)
 
 # What take() answers when it could not count: allowed, nothing to give back.
@@ -73,8 +75,12 @@ class Budget:
         When the cache cannot be reached (Redis restarting) the action is let
         through and counted nowhere: a limit protects the site from floods,
         it is not a rule worth refusing a member's message over, and the
-        write itself goes to the database, which is up.
+        write itself goes to the database, which is up. After a failure the
+        cache is not tried again for a few seconds (cache_guard), so sends
+        do not each wait out Redis's connect timeout while it is down.
         """
+        if not cache_guard.usable():
+            return UNCOUNTED
         # Positions in units of 1 / (limit * _MICRO) s: a beat is
         # `beat_units` of them, the window `limit` beats less half a beat.
         beat_units = self.per * _MICRO
@@ -89,6 +95,7 @@ class Budget:
             count = cache.incr(key)
             earlier = cache.get_many([self._key(who, b) for b in range(first, beat)])
         except Exception:
+            cache_guard.failed()
             logger.warning("Rate limit %s not counted", self.name, exc_info=True)
             return UNCOUNTED
         counts = {b: earlier.get(self._key(who, b), 0) for b in range(first, beat)}

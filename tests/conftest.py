@@ -217,9 +217,11 @@ def _clear_cache():
     # lock out the next test.
     from django.core.cache import cache
 
+    from chat.fragments import local_fragments
     from project import cache_guard
 
     cache.clear()
+    local_fragments.clear()
     # A test that made the cache fail must not leave the next one skipping it.
     cache_guard.reset()
     yield

@@ -279,6 +279,34 @@
   }
   document.addEventListener("htmx:wsOpen", catchUp);
 
+  // While the server cannot deliver live (it lost Redis: a live-degraded
+  // frame), the page asks for what is new every data-poll ms, each time at a
+  // random point of a window around it so a server's pages do not ask
+  // together, until its socket opens again, whose catch-up takes over.
+  var DEFAULT_POLL_MS = 5000;
+  var pollTimer = null;
+  function stopPolling() {
+    clearTimeout(pollTimer);
+    pollTimer = null;
+  }
+  function pollEvery(interval) {
+    stopPolling();
+    (function next() {
+      pollTimer = setTimeout(function () {
+        catchUp();
+        next();
+      }, interval * (0.5 + Math.random()));
+    })();
+  }
+  document.addEventListener("htmx:wsBeforeMessage", function (event) {
+    var message = event.detail.message;
+    if (typeof message !== "string" || message.indexOf('<template id="live-degraded"') !== 0) return;
+    var poll = /data-poll="(\d+)"/.exec(message);
+    var interval = poll ? parseInt(poll[1], 10) : 0;
+    pollEvery(interval >= 1000 ? interval : DEFAULT_POLL_MS);
+  });
+  document.addEventListener("htmx:wsOpen", stopPolling);
+
   // Read position: tell the server what has been seen while the tab is visible.
   var readTimer = null;
   function scheduleRead() {

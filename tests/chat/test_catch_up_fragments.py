@@ -23,8 +23,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _empty_cache():
     cache.clear()
+    fragments.local_fragments.clear()
     yield
     cache.clear()
+    fragments.local_fragments.clear()
 
 
 @pytest.fixture
@@ -190,7 +192,32 @@ def test_after_a_cache_failure_catch_up_skips_the_cache_for_a_while(
         assert len(calls) == 1  # not asked again meanwhile
 
         clock[0] += 0.2
+        fragments.local_fragments.clear()  # what this process kept meanwhile
         catch_up(member, topic)
         assert len(calls) == 2  # and asked again after
     finally:
         cache_guard.reset()
+
+
+def test_a_cache_emptied_by_a_redis_restart_costs_no_render_in_a_process_that_served_them(
+    member, membership, topic, posts, renders
+):
+    first = catch_up(member, topic)
+    cache.clear()  # Redis restarted, empty
+
+    assert catch_up(member, topic) == first
+    assert sorted(renders) == [m.pk for m in posts]  # once, for the first
+
+
+def test_the_process_keeps_the_most_recently_used_fragments_within_its_bytes():
+    local = fragments.LocalFragments(max_bytes=10)
+    local.set_many({"a": "aaaa", "b": "bbbb"})
+    assert local.get_many(["a"]) == {"a": "aaaa"}  # a is now the most recent
+
+    local.set_many({"c": "cccc"})  # 12 bytes: b, least recently used, goes
+
+    assert local.get_many(["a", "b", "c"]) == {"a": "aaaa", "c": "cccc"}
+    local.set_many({"a": "aaaaaa"})  # replacing counts the new size only
+    assert local.get_many(["c", "a"]) == {"a": "aaaaaa", "c": "cccc"}
+    local.set_many({"d": "dd"})  # 12 again: c, used before a, goes
+    assert local.get_many(["a", "c", "d"]) == {"a": "aaaaaa", "d": "dd"}

@@ -232,6 +232,43 @@ async def test_a_layer_resync_makes_the_socket_authorize_again(member, open_sock
     }
 
 
+async def test_a_layer_outage_tells_the_page_to_poll_and_keeps_the_socket(
+    member, open_socket, monkeypatch
+):
+    # chat/layers.py queues live.degraded for every local socket when its
+    # Redis connection fails: the page then fetches what is new over HTTP
+    # every data-poll ms (chat/reconnect.py) until its socket opens again.
+    from chat import reconnect
+
+    _, session_key = await log_in(member)
+    socket = await open_socket(session_key)
+    monkeypatch.setattr(reconnect, "_open_sockets", 450)
+    layer = get_channel_layer()
+
+    await layer.group_send(broadcast.user_group(member.pk), {"type": "live.degraded"})
+
+    assert await socket.receive_from() == (
+        '<template id="live-degraded" data-poll="4500"></template>'
+    )
+    # The socket stays open: it is the layer, not the socket, that failed.
+    html = '<span id="badge-notifications">1</span>'
+    await broadcast.asend_html_to_member(member.pk, html)
+    assert await socket.receive_from() == html
+
+
+async def test_a_closing_socket_is_not_told_to_poll(member, open_socket):
+    _, session_key = await log_in(member)
+    socket = await open_socket(session_key)
+    layer = get_channel_layer()
+    group = broadcast.user_group(member.pk)
+
+    await layer.group_send(group, {"type": "live.close", "code": 4408})
+    await layer.group_send(group, {"type": "live.degraded"})
+
+    assert await socket.receive_output() == {"type": "websocket.close", "code": 4408}
+    assert await socket.receive_nothing(timeout=NOTHING_TIMEOUT)
+
+
 # --- Bad client frames ------------------------------------------------------------
 
 

@@ -220,3 +220,21 @@ def test_the_page_tells_its_live_socket_the_spread(
     page = member_client.get(reverse("home")).content.decode()
 
     assert f'data-reconnect-spread="{reconnect.spread_ms()}"' in page
+
+
+@pytest.mark.parametrize(
+    ("open_sockets", "poll"),
+    [
+        (0, reconnect.MIN_POLL_MS),
+        (150, reconnect.MIN_POLL_MS),
+        (300, 300 * reconnect.MS_PER_SOCKET),
+        (10**6, reconnect.MAX_SPREAD_MS),
+    ],
+)
+def test_pages_poll_no_more_often_than_every_2_s_and_slower_with_more_sockets(
+    monkeypatch, open_sockets, poll
+):
+    monkeypatch.setattr(reconnect, "_open_sockets", open_sockets)
+
+    assert reconnect.poll_ms() == poll
+    assert reconnect.MIN_POLL_MS == 2000

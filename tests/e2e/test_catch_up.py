@@ -21,10 +21,11 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from channels.layers import get_channel_layer
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from chat import broadcast, text
+from chat import broadcast, reconnect, text
 from chat.models import Message
 from chat.views import CATCHUP_LIMIT
 from tests.conftest import PASSWORD
@@ -45,6 +46,9 @@ CATCHUP_SHOWN_AFTER_MS = 400
 RETRY_BASE_MS = 1000
 RECHECK_SPREAD_MS = 250  # a 4408 close for one member: reconnect within this
 RETRY_AFTER_S = 1
+# A page polls every data-poll ms, each time after 0.5 to 1.5 times it; with
+# one socket open the server asks for the least (chat/reconnect.py).
+POLL_MS = reconnect.MIN_POLL_MS
 
 # An init script: when (on the page's clock) each catch-up request started,
 # counted as the page calls fetch, before any network: what a paused clock
@@ -59,6 +63,19 @@ RECORD_CATCH_UP_STARTS = """
     }
     return nativeFetch.apply(this, arguments);
   };
+})();
+"""
+
+# An init script: how many live-degraded frames the page's socket received.
+RECORD_DEGRADED = """
+(() => {
+  window.__degraded = 0;
+  document.addEventListener("htmx:wsBeforeMessage", (event) => {
+    const frame = event.detail.message;
+    if (typeof frame === "string" && frame.startsWith('<template id="live-degraded"')) {
+      window.__degraded += 1;
+    }
+  });
 })();
 """
 
@@ -456,3 +473,61 @@ def test_catching_up_is_said_in_japanese_on_a_japanese_phone(
     catch_ups.release()
     expect(catching_up(page, name)).to_be_hidden()
     assert ids_shown(page) == [welcome.pk, *missed]
+
+
+def test_while_its_server_has_lost_redis_the_page_polls_until_its_socket_reopens(
+    new_context, topic, welcome, aiko, ben
+):
+    page, catch_ups = ben_tab(
+        new_context, topic, RECORD_CATCH_UP_STARTS, RECORD_DEGRADED, clock=True
+    )
+    now_s = page.evaluate("Date.now()") / 1000
+    page.clock.pause_at(now_s + 1)
+
+    # What chat/layers.py queues for every socket of a process whose Redis
+    # connection failed; the socket stays open, and nothing live comes.
+    async def degraded():
+        await get_channel_layer().group_send(
+            broadcast.user_group(ben.pk), {"type": "live.degraded"}
+        )
+
+    broadcast._dispatch(degraded)
+    catch_ups.wait(lambda: page.evaluate("window.__degraded") == 1, "live-degraded")
+    missed = miss(topic, aiko, 2)
+    starts = page.evaluate("window.__catchUpStarts.length")
+
+    # Not before half the interval...
+    page.clock.run_for(POLL_MS // 2 - 1)
+    assert page.evaluate("window.__catchUpStarts.length") == starts
+    # ...and by one and a half times it the page has asked for what is new.
+    page.clock.run_for(POLL_MS + 1)
+    expect(articles(page)).to_have_count(1 + len(missed))
+    # Again and again while the outage lasts.
+    later = miss(topic, aiko, 1)
+    page.clock.run_for(3 * POLL_MS // 2)
+    expect(articles(page)).to_have_count(1 + len(missed) + len(later))
+    assert ids_shown(page) == [welcome.pk, *missed, *later]
+    assert page.evaluate("window.__catchUpStarts.length") >= starts + 2
+
+    # The socket opens again (as after the resync when Redis is back): its own
+    # catch-up takes over, and the polling stops.
+    broadcast.recheck_member_sockets([ben.pk])
+    expect(page.locator("#live")).to_have_attribute("data-live-status", "reconnecting")
+    page.clock.run_for(RECHECK_SPREAD_MS)
+    expect(page.locator("#live")).to_have_attribute("data-live-status", "open")
+
+    # (On a clock that stands still, nothing but answers starts a request:
+    # wait until every request started is answered, and still is a moment
+    # later, when a round's next request would have started.)
+    def all_answered():
+        started = page.evaluate("window.__catchUpStarts.length")
+        return started == len(catch_ups.asked) == len(catch_ups.answers)
+
+    catch_ups.wait(all_answered, "the catch-up of the reopened socket")
+    page.wait_for_timeout(300)
+    catch_ups.wait(all_answered, "the catch-up of the reopened socket")
+    settled = page.evaluate("window.__catchUpStarts.length")
+    page.clock.run_for(10 * POLL_MS)
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__catchUpStarts.length") == settled
+    assert ids_shown(page) == [welcome.pk, *missed, *later]

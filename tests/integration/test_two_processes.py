@@ -2,8 +2,9 @@
 
 A member watching a topic through the first server receives, within a second,
 a message posted through the second (Redis pub/sub carries it between the
-processes). Then Redis goes away mid-test: posts still succeed (persist first,
-broadcast after; the failed broadcast is logged), the pub/sub layer subscribes
+processes). Then Redis goes away mid-test: the socket is told at once to poll
+(live-degraded, once for the whole outage), posts still succeed (persist
+first, broadcast after; the failed broadcast is logged), the pub/sub layer subscribes
 again once Redis is back and closes the sockets that lived through the outage
 to be authorized again, catch-up returns exactly what was posted during the
 gap, and live delivery resumes.
@@ -20,7 +21,7 @@ import pytest
 from chat import broadcast
 from communities.models import Topic
 from tests.factories import coffee_club
-from tests.integration.web import Tab, close_code_within, message_ids, session_key
+from tests.integration.web import Tab, frames_until_close, message_ids, session_key
 
 pytestmark = [
     pytest.mark.redis,
@@ -30,6 +31,8 @@ pytestmark = [
 
 DELIVERY_LIMIT = 1.0  # seconds from posting on one server to arriving on the other
 RESUBSCRIBE_LIMIT = 15.0  # seconds for the layer to subscribe again after a restart
+DEGRADED_LIMIT = 3.0  # seconds for a socket to hear that its process lost Redis
+DEGRADED = '<template id="live-degraded"'
 
 
 @pytest.fixture
@@ -84,8 +87,15 @@ def test_message_crosses_processes_and_survives_a_redis_restart(
     )
     print(f"post on server two -> frame on server one: {latency * 1000:.0f} ms")
 
-    # Redis goes away: the posts are saved and answered; only the push is lost.
+    # Redis goes away: server one's subscription fails and its socket is told
+    # to fetch what is new over HTTP meanwhile (chat/layers.py)...
     redis_server.stop()
+    degraded = receive_containing(
+        old_socket, DEGRADED, time.monotonic() + DEGRADED_LIMIT
+    )
+    assert degraded.startswith(DEGRADED)
+    assert 'data-poll="2000"' in degraded
+    # ...and the posts are saved and answered; only the push is lost.
     gap_ids = []
     for n in range(1, 4):
         posted = aiko_on_second.send(topic.pk, csrf, f"Posted during the gap {n}")
@@ -104,7 +114,10 @@ def test_message_crosses_processes_and_survives_a_redis_restart(
     # through the outage may have missed events, a revocation among them
     # (chat/layers.py), so it is then closed to be authorized again, and its
     # page reconnects and catches up as below.
-    assert close_code_within(old_socket, RESUBSCRIBE_LIMIT) == broadcast.CLOSE_RESYNC
+    frames, code = frames_until_close(old_socket, RESUBSCRIBE_LIMIT)
+    assert code == broadcast.CLOSE_RESYNC
+    # Told once for the whole outage, however often the layer retried.
+    assert not [frame for frame in frames if DEGRADED in frame]
     print(f"server one subscribed again {time.monotonic() - back:.2f} s after Redis")
 
     # What the page does when its socket opens: join first, then catch up from

@@ -38,14 +38,23 @@ def session_key(member) -> str:
 def close_code_within(socket: ClientConnection, seconds: float) -> int:
     """The code the server closes `socket` with, skipping frames before it;
     fails when it is still open after `seconds`."""
+    return frames_until_close(socket, seconds)[1]
+
+
+def frames_until_close(
+    socket: ClientConnection, seconds: float
+) -> tuple[list[str], int]:
+    """The frames `socket` receives before the server closes it, and the close
+    code; fails when it is still open after `seconds`."""
+    frames = []
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         try:
-            socket.recv(timeout=left)
+            frames.append(socket.recv(timeout=left))
         except TimeoutError:
             break
         except ConnectionClosed as closed:
-            return closed.rcvd.code
+            return frames, closed.rcvd.code
     pytest.fail(f"the socket was not closed within {seconds} s")
 
 
