@@ -27,7 +27,8 @@ static/js/chat.js, static/js/live.js and htmx's ws extension:
   the last open;
 - a `<template id="live-degraded" data-poll="N">` frame (the server lost
   Redis) makes it catch up every N ms * (0.5 + random()) (5000 ms when N is
-  missing or under 1000) until its socket next opens.
+  missing or under 1000), unless a round is still running, until its socket
+  next opens.
 
 Tabs reach the servers as a load balancer's clients would: each has a home
 server, and a connection its home refuses (a killed process) goes to the next
@@ -483,8 +484,9 @@ class Tab:
     async def _poll(self, interval: int) -> None:
         while not self.run.stopping:
             await sleep_ms(interval * (0.5 + self.run.rng.random()))
-            self.run.polls += 1
-            self.request_catchup()
+            if not self.catching_up:  # chat.js: skipped while a round runs
+                self.run.polls += 1
+                self.request_catchup()
 
     def stop_polling(self) -> None:
         if self.polling is not None:

@@ -32,6 +32,10 @@ class TimingMiddleware:
                     "path": request.path,
                     "status": response.status_code,
                     "ms": round(took * 1000, 2),
+                    # Of which waiting for a place (project/overload.py).
+                    "wait_ms": round(
+                        (getattr(request, "admitted_at", started) - started) * 1000, 2
+                    ),
                     "pid": os.getpid(),
                 }
             )

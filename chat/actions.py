@@ -155,10 +155,6 @@ def send_message(
             Mention.objects.bulk_create(
                 [Mention(message=message, member=m) for m in mentioned]
             )
-            Community.objects.filter(pk=topic.community_id).update(last_activity_at=now)
-            TopicRead.objects.update_or_create(
-                topic=topic, member=author, defaults={"last_read_id": message.pk}
-            )
             message.prev_id = prev_id
             transaction.on_commit(lambda: broadcast_message(message, prev_id=prev_id))
     except IntegrityError:
@@ -171,6 +167,12 @@ def send_message(
         if existing is None:
             raise
         return existing, False
+    # After the topic's lock is let go: every send of the topic waits for it,
+    # and neither of these is part of what the lock orders (make faults:
+    # held through them, the lock queued a busy process's sends for a second,
+    # each holding a pooled connection the rest of the process then lacked).
+    Community.objects.filter(pk=topic.community_id).update(last_activity_at=now)
+    _read_up_to(member=author, topic=topic, last_id=message.pk)
     return message, True
 
 
@@ -242,6 +244,11 @@ def mark_read(*, member: Member, topic: Topic, last_id: int) -> None:
         int(last_id),
         topic.messages.order_by("-id").values_list("id", flat=True).first() or 0,
     )
+    _read_up_to(member=member, topic=topic, last_id=last_id)
+
+
+def _read_up_to(*, member: Member, topic: Topic, last_id: int) -> None:
+    """Forward only: of two sends racing from two tabs, the later id stays."""
     updated = TopicRead.objects.filter(
         topic=topic, member=member, last_read_id__lt=last_id
     ).update(last_read_id=last_id)

@@ -19,6 +19,7 @@ than a 500 (server_error, the site's handler500).
 import asyncio
 import sys
 import threading
+import time
 import weakref
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -94,6 +95,7 @@ class LoadSheddingMiddleware:
                 await gate.acquire()
         except TimeoutError:
             return busy()
+        request.admitted_at = time.perf_counter()  # bench/timing.py
         try:
             return await self.get_response(request)
         finally:

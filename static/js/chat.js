@@ -282,7 +282,9 @@
   // While the server cannot deliver live (it lost Redis: a live-degraded
   // frame), the page asks for what is new every data-poll ms, each time at a
   // random point of a window around it so a server's pages do not ask
-  // together, until its socket opens again, whose catch-up takes over.
+  // together, until its socket opens again, whose catch-up takes over. A
+  // poll that finds a round still running (a slow or busy server) is
+  // skipped, not queued: the server sized the interval to what it can take.
   var DEFAULT_POLL_MS = 5000;
   var pollTimer = null;
   function stopPolling() {
@@ -293,7 +295,7 @@
     stopPolling();
     (function next() {
       pollTimer = setTimeout(function () {
-        catchUp();
+        if (!catchingUp) catchUp();
         next();
       }, interval * (0.5 + Math.random()));
     })();

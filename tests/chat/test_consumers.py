@@ -242,7 +242,7 @@ async def test_a_layer_outage_tells_the_page_to_poll_and_keeps_the_socket(
 
     _, session_key = await log_in(member)
     socket = await open_socket(session_key)
-    monkeypatch.setattr(reconnect, "_open_sockets", 450)
+    monkeypatch.setattr(reconnect, "_open_sockets", 180)
     layer = get_channel_layer()
 
     await layer.group_send(broadcast.user_group(member.pk), {"type": "live.degraded"})

@@ -226,9 +226,9 @@ def test_the_page_tells_its_live_socket_the_spread(
     ("open_sockets", "poll"),
     [
         (0, reconnect.MIN_POLL_MS),
-        (150, reconnect.MIN_POLL_MS),
-        (300, 300 * reconnect.MS_PER_SOCKET),
-        (10**6, reconnect.MAX_SPREAD_MS),
+        (80, reconnect.MIN_POLL_MS),
+        (300, 300 * reconnect.POLL_MS_PER_SOCKET),
+        (10_000, 10_000 * reconnect.POLL_MS_PER_SOCKET),
     ],
 )
 def test_pages_poll_no_more_often_than_every_2_s_and_slower_with_more_sockets(
@@ -238,3 +238,4 @@ def test_pages_poll_no_more_often_than_every_2_s_and_slower_with_more_sockets(
 
     assert reconnect.poll_ms() == poll
     assert reconnect.MIN_POLL_MS == 2000
+    assert reconnect.POLL_MS_PER_SOCKET == 25
