@@ -199,7 +199,7 @@ def test_after_a_cache_failure_catch_up_skips_the_cache_for_a_while(
         cache_guard.reset()
 
 
-def test_a_cache_emptied_by_a_redis_restart_costs_no_render_in_a_process_that_served_them(
+def test_an_emptied_cache_costs_no_render_in_a_process_that_served_them(
     member, membership, topic, posts, renders
 ):
     first = catch_up(member, topic)
