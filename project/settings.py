@@ -135,7 +135,12 @@ else:
         DATABASES["default"]["OPTIONS"] = {
             "pool": {
                 "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
-                "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+                # Sends of one topic queue on its row lock, each holding a
+                # connection: when a process died and its neighbour took all
+                # 20 posters of a room, 10 connections went to them and the
+                # sockets' authorization waited out the pool (make faults:
+                # handshakes dropped after 20 s); 20 leaves room.
+                "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
                 # Past this a request is answered 503 with Retry-After
                 # (project/overload.py), not left waiting.
                 "timeout": env.int("DB_POOL_TIMEOUT", default=5),
