@@ -7,6 +7,7 @@ ASGI application with a real session cookie, as a browser tab's would.
 
 import runpy
 import uuid
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urlencode
 
@@ -227,3 +228,36 @@ def elements(html: str) -> list[tuple[str, dict]]:
 
     Collect().feed(html)
     return found
+
+
+@dataclass
+class CacheDown:
+    """The cache failing on the calls the test names (calls counts them),
+    and cache_guard's clock, which the test moves (now)."""
+
+    calls: list
+    now: list
+
+    def fail(self, monkeypatch, *methods):
+        from django.core.cache import cache
+
+        def down(*args, **kwargs):
+            self.calls.append(args)
+            raise ConnectionError("cache down")
+
+        for method in methods:
+            monkeypatch.setattr(cache, method, down)
+
+    def wait(self, seconds: float) -> None:
+        self.now[0] += seconds
+
+
+@pytest.fixture
+def cache_down(monkeypatch):
+    from project import cache_guard
+
+    state = CacheDown(calls=[], now=[1000.0])
+    monkeypatch.setattr(cache_guard, "monotonic", lambda: state.now[0])
+    cache_guard.reset()
+    yield state
+    cache_guard.reset()

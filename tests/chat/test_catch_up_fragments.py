@@ -168,35 +168,23 @@ def test_a_catch_up_takes_nine_queries_however_many_messages_it_brings(
 
 
 def test_after_a_cache_failure_catch_up_skips_the_cache_for_a_while(
-    member, membership, topic, posts, monkeypatch
+    member, membership, topic, posts, cache_down, monkeypatch
 ):
     from project import cache_guard
 
-    clock = [1000.0]
-    monkeypatch.setattr(cache_guard, "monotonic", lambda: clock[0])
-    cache_guard.reset()
-    calls = []
+    cache_down.fail(monkeypatch, "get_many", "set_many")
 
-    def down(*args, **kwargs):
-        calls.append(args)
-        raise ConnectionError("cache down")
+    assert ids_in(catch_up(member, topic)) == [m.pk for m in posts]
+    assert len(cache_down.calls) == 1  # the read failed; no write after it
 
-    monkeypatch.setattr(cache, "get_many", down)
-    monkeypatch.setattr(cache, "set_many", down)
-    try:
-        assert ids_in(catch_up(member, topic)) == [m.pk for m in posts]
-        assert len(calls) == 1  # the read failed; no write after it
+    cache_down.wait(cache_guard.RETRY_AFTER - 0.1)
+    assert ids_in(catch_up(member, topic)) == [m.pk for m in posts]
+    assert len(cache_down.calls) == 1  # not asked again meanwhile
 
-        clock[0] += cache_guard.RETRY_AFTER - 0.1
-        assert ids_in(catch_up(member, topic)) == [m.pk for m in posts]
-        assert len(calls) == 1  # not asked again meanwhile
-
-        clock[0] += 0.2
-        fragments.local_fragments.clear()  # what this process kept meanwhile
-        catch_up(member, topic)
-        assert len(calls) == 2  # and asked again after
-    finally:
-        cache_guard.reset()
+    cache_down.wait(0.2)
+    fragments.local_fragments.clear()  # what this process kept meanwhile
+    catch_up(member, topic)
+    assert len(cache_down.calls) == 2  # and asked again after
 
 
 def test_an_emptied_cache_costs_no_render_in_a_process_that_served_them(

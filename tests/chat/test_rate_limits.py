@@ -361,35 +361,22 @@ def closed_port() -> int:
 
 
 def test_after_a_cache_failure_the_limit_skips_the_cache_for_a_while(
-    member_client, membership, topic, monkeypatch
+    member_client, membership, topic, cache_down, monkeypatch
 ):
     # While Redis is down each send would otherwise wait out its connect
     # timeout first (make faults: posts took 0.7 s at the median).
-    from django.core.cache import cache
-
     from project import cache_guard
 
-    clock = [1000.0]
-    monkeypatch.setattr(cache_guard, "monotonic", lambda: clock[0])
-    cache_guard.reset()
-    calls = []
+    cache_down.fail(monkeypatch, "add")
 
-    def down(*args, **kwargs):
-        calls.append(args)
-        raise ConnectionError("cache down")
+    assert send(member_client, topic, "first").status_code == 201
+    assert len(cache_down.calls) == 1
 
-    monkeypatch.setattr(cache, "add", down)
-    try:
-        assert send(member_client, topic, "first").status_code == 201
-        assert len(calls) == 1
+    cache_down.wait(cache_guard.RETRY_AFTER - 0.1)
+    assert send(member_client, topic, "second").status_code == 201
+    assert len(cache_down.calls) == 1  # not tried meanwhile
 
-        clock[0] += cache_guard.RETRY_AFTER - 0.1
-        assert send(member_client, topic, "second").status_code == 201
-        assert len(calls) == 1  # not tried meanwhile
-
-        clock[0] += 0.2
-        assert send(member_client, topic, "third").status_code == 201
-        assert len(calls) == 2  # tried again after
-        assert Message.objects.filter(topic=topic).count() == 3
-    finally:
-        cache_guard.reset()
+    cache_down.wait(0.2)
+    assert send(member_client, topic, "third").status_code == 201
+    assert len(cache_down.calls) == 2  # tried again after
+    assert Message.objects.filter(topic=topic).count() == 3
