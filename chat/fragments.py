@@ -3,7 +3,6 @@ partials the topic page uses, so page and live update cannot drift."""
 
 import functools
 import hashlib
-import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -15,8 +14,6 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
 from project import cache_guard
-
-logger = logging.getLogger(__name__)
 
 TOPIC_TEMPLATE = "chat/topic_detail.html"
 
@@ -162,13 +159,11 @@ def _cached(keys: list[str]) -> dict[str, str]:
     (kept here too for the next request)."""
     found = local_fragments.get_many(keys)
     rest = [key for key in keys if key not in found]
-    if rest and cache_guard.usable():
-        try:
-            shared = cache.get_many(rest)
-        except Exception:
-            cache_guard.failed()
-            logger.warning("Fragment cache unavailable; rendering", exc_info=True)
-        else:
+    if rest:
+        shared = cache_guard.attempt(
+            lambda: cache.get_many(rest), "Fragment cache unavailable; rendering"
+        )
+        if shared:
             local_fragments.set_many(shared)
             found.update(shared)
     return found
@@ -176,12 +171,10 @@ def _cached(keys: list[str]) -> dict[str, str]:
 
 def _keep(new: dict[str, str]) -> None:
     local_fragments.set_many(new)
-    if cache_guard.usable():
-        try:
-            cache.set_many(new, FRAGMENT_TTL)
-        except Exception:
-            cache_guard.failed()
-            logger.warning("Fragment cache unavailable; not kept", exc_info=True)
+    cache_guard.attempt(
+        lambda: cache.set_many(new, FRAGMENT_TTL),
+        "Fragment cache unavailable; not kept",
+    )
 
 
 def messages_html(rows, *, liked_ids, hidden_ids) -> str:

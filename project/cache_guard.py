@@ -13,8 +13,11 @@ catch-up renders its fragments. The state is this process's own: each
 process finds out for itself, at the cost of one failed call.
 """
 
+import logging
 import threading
 import time
+
+logger = logging.getLogger(__name__)
 
 RETRY_AFTER = 5.0  # seconds
 
@@ -43,3 +46,17 @@ def reset() -> None:
     global _down_until
     with _lock:
         _down_until = 0.0
+
+
+def attempt(work, warning: str, *args):
+    """What work() answers (it must not answer None), or None when the cache
+    is being skipped or work() failed; a failure is noted, and logged as
+    `warning` % args."""
+    if not usable():
+        return None
+    try:
+        return work()
+    except Exception:
+        failed()
+        logger.warning(warning, *args, exc_info=True)
+        return None

@@ -79,8 +79,6 @@ class Budget:
         cache is not tried again for a few seconds (cache_guard), so sends
         do not each wait out Redis's connect timeout while it is down.
         """
-        if not cache_guard.usable():
-            return UNCOUNTED
         # Positions in units of 1 / (limit * _MICRO) s: a beat is
         # `beat_units` of them, the window `limit` beats less half a beat.
         beat_units = self.per * _MICRO
@@ -89,15 +87,21 @@ class Budget:
         edge = position - self.limit * beat_units + beat_units // 2
         first = edge // beat_units  # the beat the edge cuts through
         key = self._key(who, beat)
-        try:
+
+        def count_this_one():
             # A beat's counter is read until the edge has passed it.
             cache.add(key, 0, timeout=self.per + self.per // self.limit + 2)
             count = cache.incr(key)
-            earlier = cache.get_many([self._key(who, b) for b in range(first, beat)])
-        except Exception:
-            cache_guard.failed()
-            logger.warning("Rate limit %s not counted", self.name, exc_info=True)
+            return count, cache.get_many(
+                [self._key(who, b) for b in range(first, beat)]
+            )
+
+        counted = cache_guard.attempt(
+            count_this_one, "Rate limit %s not counted", self.name
+        )
+        if counted is None:
             return UNCOUNTED
+        count, earlier = counted
         counts = {b: earlier.get(self._key(who, b), 0) for b in range(first, beat)}
         counts[beat] = count
         in_view = sum(counts[b] for b in range(first + 1, beat + 1))
