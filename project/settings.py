@@ -7,6 +7,7 @@ bare machine; production sets both.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -162,9 +163,52 @@ SHED_RETRY_AFTER = env.int("SHED_RETRY_AFTER", default=2)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
+# The channel layer may spread its groups over several Redis servers: Redis
+# pub/sub runs on one core, and every PUBLISH is copied to each process that
+# subscribes to the channel, so a busy site can outgrow one Redis on pub/sub
+# alone (README, "Production", says when). channels-redis picks a group's
+# server by hashing the group's name over the list, so every process must list
+# the same servers in the same order. The cache and the per-member socket count
+# (chat/socket_limit.py) stay on REDIS_URL: they are small, and a count must
+# live in one place. Blank entries (a trailing comma) are ignored.
+CHANNEL_LAYER_REDIS_URLS = [
+    url.strip()
+    for url in env.str("CHANNEL_LAYER_REDIS_URLS", default="").split(",")
+    if url.strip()
+] or ([REDIS_URL] if REDIS_URL else [])
+if CHANNEL_LAYER_REDIS_URLS and not REDIS_URL:
+    raise ImproperlyConfigured(
+        "CHANNEL_LAYER_REDIS_URLS is set but REDIS_URL is not. The cache and the "
+        "count of each member's open sockets live in the Redis of REDIS_URL, "
+        "which may also be one of the layer's servers: set REDIS_URL too."
+    )
+for _url in CHANNEL_LAYER_REDIS_URLS:
+    if urlsplit(_url).scheme not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured(
+            f"CHANNEL_LAYER_REDIS_URLS has {_url!r}, which is not a Redis URL. "
+            "List the channel layer's Redis servers separated by commas, each as "
+            "redis://host:port/db (rediss:// for TLS, unix:///path/to/socket)."
+        )
+if len(set(CHANNEL_LAYER_REDIS_URLS)) != len(CHANNEL_LAYER_REDIS_URLS):
+    raise ImproperlyConfigured(
+        "CHANNEL_LAYER_REDIS_URLS lists the same Redis URL twice. Each entry is "
+        "a shard of its own; list each Redis server once."
+    )
+
+# How the channel layer connects to each of its Redis servers, the same for
+# every one. redis-py's defaults (a 5 s socket timeout) would drop an idle
+# pub/sub connection; set every connection option deliberately (DESIGN.md,
+# traps). The pool is per server and per process.
+CHANNEL_LAYER_CONNECTION = {
+    "socket_timeout": None,
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+    "health_check_interval": 15,
+    "retry_on_timeout": True,
+    "max_connections": env.int("REDIS_MAX_CONNECTIONS", 1000),
+}
+
 if REDIS_URL:
-    # redis-py's defaults (a 5 s socket timeout) would drop an idle pub/sub
-    # connection; set every connection option deliberately (DESIGN.md, traps).
     CHANNEL_LAYERS = {
         "default": {
             # channels-redis' pub/sub layer, telling sockets when it reconnected
@@ -175,15 +219,8 @@ if REDIS_URL:
                 # runs) keep apart by prefix.
                 "prefix": env.str("CHANNEL_LAYER_PREFIX", default="enishi"),
                 "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": None,
-                        "socket_connect_timeout": 5,
-                        "socket_keepalive": True,
-                        "health_check_interval": 15,
-                        "retry_on_timeout": True,
-                        "max_connections": env.int("REDIS_MAX_CONNECTIONS", 1000),
-                    }
+                    {"address": url, **CHANNEL_LAYER_CONNECTION}
+                    for url in CHANNEL_LAYER_REDIS_URLS
                 ],
             },
         }

@@ -20,6 +20,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # (CI sets DATABASE_URL, REDIS_URL and CI itself).
 SETTINGS_VARIABLES = {
     "ALLOWED_HOSTS",
+    "CHANNEL_LAYER_REDIS_URLS",
     "CI",
     "CONN_MAX_AGE",
     "CSRF_COOKIE_SECURE",
@@ -248,3 +249,100 @@ def test_database_url_alone_leaves_the_in_memory_layer():
     assert settings["CHANNEL_LAYER"]["BACKEND"] == (
         "channels.layers.InMemoryChannelLayer"
     )
+
+
+# --- The channel layer over several Redis servers -----------------------------------
+
+LAYER_A = "redis://pubsub-a.internal:6379/0"
+LAYER_B = "redis://pubsub-b.internal:6380/0"
+CACHE_REDIS = "redis://cache.internal:6381/2"
+
+
+def layer_hosts(**variables) -> tuple[list[dict], dict]:
+    """The channel layer's hosts and the cache under `variables`."""
+    settings = settings_under(environment(DJANGO_DEBUG="1", **variables))
+    layer = settings["CHANNEL_LAYER"]
+    assert layer["BACKEND"] == "chat.layers.ResyncingRedisPubSubChannelLayer"
+    return layer["CONFIG"]["hosts"], settings["CACHE"]
+
+
+def test_without_layer_urls_the_layer_is_the_one_redis_of_redis_url():
+    hosts, cache = layer_hosts(REDIS_URL=CACHE_REDIS)
+
+    assert [host["address"] for host in hosts] == [CACHE_REDIS]
+    assert cache["LOCATION"] == CACHE_REDIS
+
+
+def test_one_layer_url_is_one_host_and_the_cache_stays_on_redis_url():
+    hosts, cache = layer_hosts(REDIS_URL=CACHE_REDIS, CHANNEL_LAYER_REDIS_URLS=LAYER_A)
+
+    assert [host["address"] for host in hosts] == [LAYER_A]
+    # The cache (and chat/socket_limit.py, which reads REDIS_URL) stays put.
+    assert cache["LOCATION"] == CACHE_REDIS
+
+
+def test_two_layer_urls_are_two_hosts_in_order_with_the_same_options():
+    hosts, cache = layer_hosts(
+        REDIS_URL=CACHE_REDIS, CHANNEL_LAYER_REDIS_URLS=f"{LAYER_A},{LAYER_B}"
+    )
+    (single,), _ = layer_hosts(REDIS_URL=CACHE_REDIS)
+
+    # In the order given: channels-redis hashes a group's name to a place in
+    # this list, so the order is part of where each group lives.
+    assert [host["address"] for host in hosts] == [LAYER_A, LAYER_B]
+    # Each host connects exactly as the single host does (no option lost on
+    # the way, such as the socket timeout an idle subscription needs).
+    single_options = {k: v for k, v in single.items() if k != "address"}
+    for host in hosts:
+        assert {k: v for k, v in host.items() if k != "address"} == single_options
+    assert single_options["socket_timeout"] is None
+    assert cache["LOCATION"] == CACHE_REDIS
+
+
+def test_blank_entries_in_the_layer_urls_are_ignored():
+    hosts, _ = layer_hosts(
+        REDIS_URL=CACHE_REDIS, CHANNEL_LAYER_REDIS_URLS=f" {LAYER_A}, ,{LAYER_B}, "
+    )
+
+    assert [host["address"] for host in hosts] == [LAYER_A, LAYER_B]
+
+
+def test_layer_urls_of_only_commas_mean_redis_url_alone():
+    hosts, _ = layer_hosts(REDIS_URL=CACHE_REDIS, CHANNEL_LAYER_REDIS_URLS=" , ")
+
+    assert [host["address"] for host in hosts] == [CACHE_REDIS]
+
+
+@pytest.mark.parametrize(
+    ("layer_urls", "reason"),
+    [
+        (f"{LAYER_A},http://pubsub-b.internal:6380/0", "is not a Redis URL"),
+        (f"{LAYER_A},pubsub-b.internal:6380", "is not a Redis URL"),
+        (f"{LAYER_A},{LAYER_A}", "lists the same Redis URL twice"),
+    ],
+)
+def test_a_wrong_layer_url_is_refused_at_start_up(layer_urls, reason):
+    result = python(
+        ["-c", "import django; django.setup()"],
+        environment(
+            DJANGO_DEBUG="1", REDIS_URL=CACHE_REDIS, CHANNEL_LAYER_REDIS_URLS=layer_urls
+        ),
+    )
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "CHANNEL_LAYER_REDIS_URLS" in result.stderr
+    assert reason in result.stderr
+
+
+def test_layer_urls_without_redis_url_are_refused_at_start_up():
+    # Without REDIS_URL the cache would be each process's own memory and the
+    # socket count would have nowhere to live.
+    result = python(
+        ["-c", "import django; django.setup()"],
+        environment(DJANGO_DEBUG="1", CHANNEL_LAYER_REDIS_URLS=LAYER_A),
+    )
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "set REDIS_URL too" in result.stderr
