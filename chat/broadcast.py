@@ -1,8 +1,10 @@
 """The one place that sends to the channel layer (a test holds us to it).
 
 Everything pushed to a socket is HTML rendered once by the caller, sent to a
-group, and forwarded unchanged by every consumer in it: no per-recipient work.
-Group names come from the helpers here and nowhere else.
+group, and written unchanged by each process's hub (chat/hub.py) to its
+sockets in that group: no per-recipient work. Group names come from the
+helpers here and nowhere else; every event carries its group's name, since
+each process reads all of its groups from one channel.
 """
 
 import asyncio
@@ -44,7 +46,7 @@ async def _asend(group: str, event: dict) -> None:
     # error. Delivery is at most once anyway; catch-up brings back what is
     # lost here (DESIGN.md, "The live path").
     try:
-        await get_channel_layer().group_send(group, event)
+        await get_channel_layer().group_send(group, {**event, "group": group})
     except Exception:
         logger.exception("Live event to group %s was not sent", group)
 
@@ -123,8 +125,8 @@ def send_topic_frames(
     topic_id: int, frames: dict[str, str], *, author_ids: tuple[int, ...]
 ) -> None:
     """Push one event's fragments (one per language) to everyone watching a
-    topic. `author_ids` (the author, and the author a reply quotes) let each
-    consumer skip members hidden from its member by a block."""
+    topic. `author_ids` (the author, and the author a reply quotes) let the
+    hub skip the sockets of members hidden from them by a block."""
 
     async def send_all():
         for language, html in frames.items():

@@ -1,7 +1,8 @@
 """The live socket: one per tab, push only (writes go over HTTP).
 
-The consumer authenticates and subscribes in connect and forwards what its
-groups receive. Its push handlers never touch the database or a template.
+The consumer authenticates the socket and puts it in its groups in connect;
+from then on the process's hub (chat/hub.py) writes what the groups publish
+straight to it. The consumer itself only answers pings.
 """
 
 import json
@@ -14,7 +15,7 @@ from django.http import Http404
 from django.utils.html import escape
 
 from accounts.models import Block
-from chat import access, broadcast, reconnect, socket_limit
+from chat import access, broadcast, hub, reconnect, socket_limit
 from project.socket_auth import member_of_session_key, off_the_shared_thread
 
 MAX_CLIENT_FRAME = 4096
@@ -44,18 +45,17 @@ def _authorize_streams(
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
-    live_groups: list[str]
-    hidden_authors: frozenset[int] = frozenset()
-    # Set once the server decided to close this socket: from then on nothing
-    # more is forwarded, even what was already queued for it.
-    closing: bool = False
-    # Whether this socket counts against its member's limit of open sockets.
+    # No channel of its own in the layer: the process's hub (chat/hub.py)
+    # subscribes once per group and writes to this socket directly.
+    channel_layer_alias = None
+    outlet: hub.Outlet
+    # Whether it counts against its member's limit of open sockets.
     counted: bool = False
     # Whether it counts among this process's open sockets (chat/reconnect.py).
     open_counted: bool = False
 
     async def connect(self):
-        self.live_groups = []
+        self.outlet = hub.outlet_for(self)
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             # Accept first so the browser sees our close code (a refusal before
@@ -79,14 +79,18 @@ class LiveConsumer(AsyncWebsocketConsumer):
             # or its place and groups would outlive it.
             await self._release()
             raise
+        # The hub closed it while it connected (a revocation reached its
+        # member's group): it is closed with that code like a refusal.
+        refusal = refusal or self.outlet.close_code
         if refusal is not None:
             # Nothing of its groups reaches a refused socket.
-            self.closing = True
             await self._release()
         await self.accept()
+        refusal = refusal or self.outlet.close_code
         if refusal is not None:
             await self.close(code=refusal)
         else:
+            self.outlet.start()
             self.open_counted = True
             reconnect.opened()
 
@@ -99,27 +103,25 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # join. The session is read again for the same reason: a logout (or a
         # password change, a deactivation) committed after the middleware read
         # it and before the join sent its 4408 to nobody.
-        await self._join(broadcast.user_group(user.pk))
+        live = hub.hub()
+        await live.join(broadcast.user_group(user.pk), self.outlet)
         try:
-            topics, self.hidden_authors = await _authorize_streams(
+            topics, self.outlet.hidden = await _authorize_streams(
                 self.scope["session"].session_key, user.pk, topic_ids
             )
         except SessionEnded:
             return broadcast.CLOSE_UNAUTHENTICATED
         except Http404:
             return broadcast.CLOSE_FORBIDDEN
-        if not await socket_limit.acquire(user.pk, self.channel_name):
+        if not await socket_limit.acquire(user.pk, self.outlet.name):
             return broadcast.CLOSE_TOO_MANY_SOCKETS
         self.counted = True
         # Join before accepting: the page catches up once the socket is open,
-        # so nothing published in between can fall through.
+        # so nothing published in between can fall through (it waits in the
+        # outlet until the socket is accepted).
         for topic_id in topics:
-            await self._join(broadcast.topic_group(topic_id, language))
+            await live.join(broadcast.topic_group(topic_id, language), self.outlet)
         return None
-
-    async def _join(self, group: str) -> None:
-        self.live_groups.append(group)
-        await self.channel_layer.group_add(group, self.channel_name)
 
     async def disconnect(self, code):
         if self.open_counted:
@@ -128,17 +130,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self._release()
 
     async def _release(self) -> None:
-        # The place first: socket_limit.release never raises, group_discard
-        # may (Redis down).
+        self.outlet.drop()
+        hub.hub().leave_all(self.outlet)
         if self.counted:
             self.counted = False
-            await socket_limit.release(self.scope["user"].pk, self.channel_name)
-        await self._leave_groups()
-
-    async def _leave_groups(self) -> None:
-        groups, self.live_groups = self.live_groups, []
-        for group in groups:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await socket_limit.release(self.scope["user"].pk, self.outlet.name)
 
     async def receive(self, text_data=None, bytes_data=None):
         """Clients send only pings; anything else gets an error frame and the
@@ -171,64 +167,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         )
 
     async def dispatch(self, message):
-        # Channels closes stale DB connections through a thread hop before every
-        # handler; the push handlers never touch the database, so skip it.
-        if message["type"] == "live.message":
-            await self.live_message(message)
-        elif message["type"] == "live.html":
-            await self.live_html(message)
-        elif message["type"] == "live.resync":
-            # This process's layer reconnected to Redis and may have dropped
-            # events, a revocation among them: authorize again (the page
-            # reconnects, and catches up as on every open).
-            await self.live_close({"code": broadcast.CLOSE_RESYNC})
-        elif message["type"] == "live.degraded":
-            await self.live_degraded(message)
-        elif message["type"] == "live.close":
-            await self.live_close(message)
-        else:
-            # websocket.connect, .receive, .disconnect. Channels would first
-            # close stale connections in a hop to asgiref's one shared thread;
-            # this consumer never uses the database on that thread (its hops
-            # run on project/socket_auth.py's threads and close their own), and
-            # a thousand sockets opening at once would queue there.
-            handler = getattr(self, get_handler_name(message), None)
-            if handler is None:
-                raise ValueError(f"No handler for message type {message['type']}")
-            await handler(message)
-
-    async def live_message(self, event):
-        """A topic fragment: forwarded unless its author (or the author it
-        quotes) is hidden from this member by a block."""
-        if self.closing or (
-            self.hidden_authors
-            and not self.hidden_authors.isdisjoint(event["author_ids"])
-        ):
-            return
-        await self.send(text_data=event["html"])
-
-    async def live_html(self, event):
-        if not self.closing:
-            await self.send(text_data=event["html"])
-
-    async def live_degraded(self, event):
-        """This process lost Redis (chat/layers.py): nothing published
-        reaches this socket until it is back. The page fetches what is new
-        over HTTP every data-poll ms until its socket opens again."""
-        if not self.closing:
-            await self.send(
-                text_data=(
-                    f'<template id="live-degraded" '
-                    f'data-poll="{reconnect.poll_ms()}"></template>'
-                )
-            )
-
-    async def live_close(self, event):
-        """What this member may see narrowed (project/revocation.py): stop
-        forwarding now, not when the client has finished closing, and leave
-        every group so nothing more is queued here."""
-        if self.closing:
-            return
-        self.closing = True
-        await self.close(code=event["code"])
-        await self._leave_groups()
+        # Only the socket's own events arrive here (websocket.connect,
+        # .receive, .disconnect): what the groups publish goes through the
+        # hub. Channels would first close stale connections in a hop to
+        # asgiref's one shared thread; this consumer never uses the database
+        # on that thread (its hops run on project/socket_auth.py's threads and
+        # close their own), and a thousand sockets opening at once would queue
+        # there.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)

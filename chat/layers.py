@@ -4,8 +4,9 @@ Redis pub/sub delivers at most once: whatever is published while a process's
 subscription connection is down is gone. redis-py resubscribes on reconnect,
 but nobody tells the sockets that they may have missed something, so an open
 tab would show message 1, then message 5, and never 2-4. After a reconnect this
-layer puts one `live.resync` event in the queue of every socket of the process;
-the consumer closes with 4503, since a revocation may have been among what was
+layer puts one `live.resync` event in the queue of every local channel (the
+process's hub, chat/hub.py, has one); every socket of the process closes with
+4503, since a revocation may have been among what was
 dropped, and the page reconnects, is authorized again and catches up over
 HTTP, as on every socket open (docs/live-protocol.md).
 
@@ -33,6 +34,8 @@ from channels_redis.pubsub import (
 from channels_redis.utils import create_pool, decode_hosts
 from redis import asyncio as aioredis
 from redis.asyncio.client import PubSub
+
+from chat import hub
 
 RESYNC = {"type": "live.resync"}
 DEGRADED = {"type": "live.degraded"}
@@ -74,6 +77,7 @@ class _LoopLayer(RedisPubSubLoopLayer):
         self.degraded = False
 
     def resync_local_channels(self) -> None:
+        hub.counters.layer_reconnects += 1
         self.degraded = False
         self._to_local_channels(RESYNC)
 

@@ -240,7 +240,9 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
-            "CONFIG": {"capacity": 1000},
+            # The process's hub (chat/hub.py) stays in a busy group as long as
+            # the process runs: the layer's default would drop it after a day.
+            "CONFIG": {"capacity": 1000, "group_expiry": 10 * 365 * 86400},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

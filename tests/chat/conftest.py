@@ -19,6 +19,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.urls import reverse
 
+from chat import hub
 from chat.models import Message
 from communities.models import Membership
 from project.asgi import application
@@ -137,6 +138,8 @@ async def live_layer():
     may be in this test's groups."""
     channel_layers.backends.clear()
     yield
+    # This loop's hub (chat/hub.py) stops reading before its layer goes.
+    await hub.shut_down()
     for layer in list(channel_layers.backends.values()):
         await layer.flush()
     channel_layers.backends.clear()

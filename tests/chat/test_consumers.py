@@ -262,7 +262,7 @@ async def test_a_closing_socket_is_not_told_to_poll(member, open_socket):
     layer = get_channel_layer()
     group = broadcast.user_group(member.pk)
 
-    await layer.group_send(group, {"type": "live.close", "code": 4408})
+    await layer.group_send(group, {"type": "live.close", "code": 4408, "group": group})
     await layer.group_send(group, {"type": "live.degraded"})
 
     assert await socket.receive_output() == {"type": "websocket.close", "code": 4408}

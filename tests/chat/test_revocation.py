@@ -23,7 +23,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Block, Friendship, Member
-from chat import broadcast, socket_limit
+from chat import broadcast, hub, socket_limit
 from communities.models import Membership
 from tests.chat.conftest import NOTHING_TIMEOUT, RECEIVE_TIMEOUT, asend
 from tests.chat.test_broadcast import BASE_DIR, own_python_files
@@ -330,13 +330,15 @@ async def test_frames_already_queued_for_a_socket_are_dropped_once_it_is_told_to
     member, room, settings, sockets
 ):
     # The in-memory layer's send() queues without yielding, so all of these
-    # wait in the socket's queue when the consumer handles the close first.
+    # wait in the process's channel (chat/hub.py) when the hub handles the
+    # close first.
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     }
     socket = await sockets(await alogin(member), room)
     layer = get_channel_layer()
-    [channel] = layer.groups[broadcast.user_group(member.pk)]
+    channel = hub.hub().channel
+    group = broadcast.user_group(member.pk)
 
     for event in (
         {"type": "live.close", "code": broadcast.CLOSE_RECHECK},
@@ -345,7 +347,7 @@ async def test_frames_already_queued_for_a_socket_are_dropped_once_it_is_told_to
         {"type": "live.resync"},
         {"type": "live.close", "code": broadcast.CLOSE_RECHECK},
     ):
-        await layer.send(channel, event)
+        await layer.send(channel, {**event, "group": group})
 
     outputs = await outputs_until_quiet(socket)
     assert outputs == [{"type": "websocket.close", "code": broadcast.CLOSE_RECHECK}]
@@ -528,9 +530,10 @@ async def test_revocation_reaches_a_socket_whose_layer_is_another_process(
     config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
     elsewhere = ResyncingRedisPubSubChannelLayer(**config)
     try:
+        group = broadcast.user_group(member.pk)
         await elsewhere.group_send(
-            broadcast.user_group(member.pk),
-            {"type": "live.close", "code": broadcast.CLOSE_RECHECK},
+            group,
+            {"type": "live.close", "code": broadcast.CLOSE_RECHECK, "group": group},
         )
         await assert_told_to_reconnect(socket)
     finally:
@@ -568,8 +571,8 @@ def test_only_the_revocation_module_asks_sockets_to_reauthorize():
 
 def test_sockets_close_only_through_the_consumers_own_checks_or_revocation():
     # No other module makes a close event of its own for sockets (the
-    # consumer only receives it).
-    allowed = {BASE_DIR / "chat" / "broadcast.py", BASE_DIR / "chat" / "consumers.py"}
+    # process's hub only receives it).
+    allowed = {BASE_DIR / "chat" / "broadcast.py", BASE_DIR / "chat" / "hub.py"}
     offenders = {
         str(path.relative_to(BASE_DIR))
         for path in own_python_files()

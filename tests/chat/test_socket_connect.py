@@ -19,8 +19,8 @@ from django.db.backends.utils import CursorWrapper
 from django.urls import reverse
 
 from accounts.models import Member
-from chat import broadcast, reconnect
-from chat.consumers import MAX_STREAMS, LiveConsumer
+from chat import broadcast, hub, reconnect
+from chat.consumers import MAX_STREAMS
 from tests.chat.conftest import NOTHING_TIMEOUT, close_code, session_key_for
 from tests.conftest import client_for
 from tests.factories import TopicFactory
@@ -135,9 +135,9 @@ async def test_a_session_ended_between_reading_it_and_joining_closes_the_socket(
     # socket of this one yet, so the consumer must see it for itself.
     client = await database_sync_to_async(client_for)(member)
     key = client.cookies[settings.SESSION_COOKIE_NAME].value
-    join = LiveConsumer._join
+    join = hub.Hub.join
 
-    async def ending_before_the_join(self, group):
+    async def ending_before_the_join(self, group, outlet):
         if group == broadcast.user_group(member.pk):
             if change == "log_out":
                 await log_out(client)
@@ -145,9 +145,9 @@ async def test_a_session_ended_between_reading_it_and_joining_closes_the_socket(
                 await change_password(member)
             else:
                 await deactivate(member)
-        await join(self, group)
+        await join(self, group, outlet)
 
-    monkeypatch.setattr(LiveConsumer, "_join", ending_before_the_join)
+    monkeypatch.setattr(hub.Hub, "join", ending_before_the_join)
 
     socket = await open_tab(key, topic)
 
