@@ -377,6 +377,13 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+# A scraper sending "Authorization: Bearer <METRICS_TOKEN>" may read /metrics
+# (project/metrics.py); staff may with their session. Empty: staff only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Prometheus scrapes each Daphne process on its own port, on the private
+# network and not through the TLS proxy (README, "Production"), so over plain
+# HTTP: redirecting it to https:// would send it to a port that speaks none.
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
 if not DEBUG:
     # Secure by default; a plain-HTTP setup behind a TLS-terminating proxy can
     # turn each one off explicitly.

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from accounts import views as account_views
+from project import metrics
 from project.converters import IdConverter
 
 # A pool with no connection left answers 503 with Retry-After, not 500.
@@ -20,6 +21,9 @@ urlpatterns = [
     # marked login_not_required, so LoginRequiredMiddleware would bounce them.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
+    # Prometheus' default path. Staff or METRICS_TOKEN only; anyone else gets a
+    # 404 (project/metrics.py).
+    path("metrics", metrics.metrics, name="metrics"),
     # Sign-up happens through invitations (or /join/ when OPEN_REGISTRATION is on);
     # allauth's own sign-up and e-mail based reset pages are not part of Enishi.
     path(

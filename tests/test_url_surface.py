@@ -76,6 +76,9 @@ ALLOWED: dict[str, str | None] = {
     "messages/<message_id>/delete/": "chat:message-delete",
     "messages/<message_id>/like/": "chat:message-like",
     "notifications/": "presence:notifications",
+    # Prometheus' figures of the answering process: staff or METRICS_TOKEN, a
+    # plain 404 to anyone else (tests/test_metrics.py).
+    "metrics": "metrics",
     # The admin (staff only; its login is the member login).
     "admin/": "admin:index",
     "admin/login/": "admin:login",
