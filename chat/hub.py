@@ -60,6 +60,10 @@ GRACE_SECONDS = 10.0
 BACKLOG_MAX_BYTES = 256 * 1024
 # The close code of a socket that fell too far behind: "try again later".
 CLOSE_TOO_SLOW = 1013
+# How long such a socket's close frame may wait behind what its buffers
+# still hold for the peer to read up to it (autobahn's close handshake
+# timeout, 1 s by default, then drops the connection).
+EVICTED_CLOSE_WAIT = 10.0
 
 
 class Counters:
@@ -168,6 +172,9 @@ class Outlet:
     def write(self, frame: Frame) -> None:
         raise NotImplementedError
 
+    def closing_with(self, code: int) -> None:
+        """The hub is about to close the socket with `code`."""
+
 
 class DaphneOutlet(Outlet):
     """A socket served by Daphne: its autobahn protocol takes a frame prepared
@@ -201,6 +208,10 @@ class DaphneOutlet(Outlet):
     def write(self, frame: Frame) -> None:
         self.protocol.sendPreparedMessage(frame.prepared(self.protocol.factory))
         counters.deliveries += 1
+
+    def closing_with(self, code: int) -> None:
+        if code == CLOSE_TOO_SLOW:
+            self.protocol.closeHandshakeTimeout = EVICTED_CLOSE_WAIT
 
     # Twisted's IPushProducer: called by the transport.
     def pauseProducing(self) -> None:
@@ -288,7 +299,7 @@ class Hub:
         self.settling: dict[str, asyncio.Task] = {}
         self.idle: dict[str, asyncio.TimerHandle] = {}
         self.outlets: set[Outlet] = set()
-        # Outlets with frames waiting (for /metrics).
+        # Closes under way (asyncio keeps only weak references to tasks).
         self.tasks: set[asyncio.Task] = set()
 
     # --- Sockets -----------------------------------------------------------
@@ -335,6 +346,7 @@ class Hub:
         outlet.drop()
         self.leave_all(outlet)
         if started:
+            outlet.closing_with(code)
             self._spawn(outlet.consumer.close(code=code))
         else:
             # Still connecting: the consumer accepts it, then closes it with
