@@ -14,6 +14,10 @@ Modes (config["mode"]):
 - "baseline": listeners on the bare websockets server; a post is a text
   message on its control socket, which broadcasts it.
 - "http": no listeners at all; posts only, to time post-to-saved.
+- "fanout": listeners as in "app"; a post is a text message on the app's
+  bench-only publish socket (bench/asgi.py), which publishes it to the
+  topic's group through the real layer: the live path after the save, at
+  rates beyond what the POST path offers, driven as the baseline is.
 
 Run as `python -m bench.client CONFIG.json RESULT.json`; progress goes to
 stderr.
@@ -218,14 +222,17 @@ class Run:
     # Listener sockets.
     def socket_url(self) -> str:
         base = f"ws://{self.cfg['host']}:{self.cfg['port']}"
-        if self.mode == "app":
+        if self.mode in ("app", "fanout"):
             return f"{base}/ws/live/?topic={self.cfg['topic_id']}&lang=en"
         return f"{base}/listen"
 
     async def open_socket(self, index: int, semaphore: asyncio.Semaphore):
         headers = {}
-        if self.mode == "app":
-            key = self.cfg["listeners"][index]
+        if self.mode in ("app", "fanout"):
+            # More sockets than listener members: each member opens several
+            # (as several tabs), within the per-member limit.
+            listeners = self.cfg["listeners"]
+            key = listeners[index % len(listeners)]
             headers["Cookie"] = f"{self.cfg['session_cookie']}={key}"
         async with semaphore:
             return await connect(
@@ -276,7 +283,7 @@ class Run:
     # Posting.
     def text_for(self, tag: str, seq: int) -> str:
         text = f"bench-{tag}-{seq}-end"
-        if self.mode == "baseline":
+        if self.mode in ("baseline", "fanout"):
             # The same size as the app's frame, so both move the same bytes.
             pad = max(0, self.cfg.get("payload_bytes", 0) - len(text) - 7)
             text = f"<p>{text}</p>" + "x" * pad
@@ -286,7 +293,7 @@ class Run:
         if tag == self.tag:
             self.sent_at[seq] = perf()
         start = perf()
-        if self.mode == "baseline":
+        if self.control is not None:
             await self.control.send(self.text_for(tag, seq))
             status = 201
         else:
@@ -315,12 +322,17 @@ class Run:
         n = cfg["n"] if self.mode != "http" else 0
         posters = (
             [Poster(cfg, key) for key in cfg["posters"]]
-            if self.mode != "baseline"
+            if self.mode in ("app", "http")
             else []
         )
-        if self.mode == "baseline":
+        if self.mode in ("baseline", "fanout"):
+            path = (
+                "/control"
+                if self.mode == "baseline"
+                else f"/ws/bench/publish/?topic={cfg['topic_id']}&author=0"
+            )
             self.control = await connect(
-                f"ws://{cfg['host']}:{cfg['port']}/control",
+                f"ws://{cfg['host']}:{cfg['port']}{path}",
                 compression=None,
                 proxy=None,
                 ping_interval=None,

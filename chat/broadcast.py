@@ -127,12 +127,14 @@ def send_topic_frames(
     """Push one event's fragments (one per language) to everyone watching a
     topic. `author_ids` (the author, and the author a reply quotes) let the
     hub skip the sockets of members hidden from them by a block."""
+    _dispatch(lambda: asend_topic_frames(topic_id, frames, author_ids=author_ids))
 
-    async def send_all():
-        for language, html in frames.items():
-            await _asend(
-                topic_group(topic_id, language),
-                {"type": "live.message", "html": html, "author_ids": list(author_ids)},
-            )
 
-    _dispatch(send_all)
+async def asend_topic_frames(
+    topic_id: int, frames: dict[str, str], *, author_ids
+) -> None:
+    for language, html in frames.items():
+        await _asend(
+            topic_group(topic_id, language),
+            {"type": "live.message", "html": html, "author_ids": list(author_ids)},
+        )
