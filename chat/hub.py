@@ -182,12 +182,13 @@ class DaphneOutlet(Outlet):
     Twisted transport tells when its buffer is full (the producer API:
     pauseProducing past 64 KB, resumeProducing once it has drained)."""
 
-    __slots__ = ("protocol", "paused")
+    __slots__ = ("protocol", "paused", "previous")
 
     def __init__(self, consumer, protocol):
         super().__init__(consumer)
         self.protocol = protocol
         self.paused = False
+        self.previous = None
 
     def ready(self) -> bool:
         return (
@@ -197,11 +198,19 @@ class DaphneOutlet(Outlet):
         )
 
     def start(self) -> None:
+        # The transport's producer is still the HTTP channel the socket was
+        # upgraded from (Twisted allows one): this outlet takes its place and
+        # passes every call on to it, so it goes on pausing the reading side
+        # of a peer that does not read as before.
+        transport = self.protocol.transport
+        self.previous = getattr(transport, "producer", None)
         try:
-            self.protocol.transport.registerProducer(self, True)
+            if self.previous is not None:
+                transport.unregisterProducer()
+            transport.registerProducer(self, True)
         except RuntimeError:
-            # Another producer holds the transport: no back-pressure signal,
-            # every frame is written at once (as before the hub).
+            # Never expected: without the signal every frame is written at
+            # once, as before the hub.
             logger.warning("Live socket without back-pressure", exc_info=True)
         super().start()
 
@@ -216,14 +225,20 @@ class DaphneOutlet(Outlet):
     # Twisted's IPushProducer: called by the transport.
     def pauseProducing(self) -> None:
         self.paused = True
+        if self.previous is not None:
+            self.previous.pauseProducing()
 
     def resumeProducing(self) -> None:
         self.paused = False
+        if self.previous is not None:
+            self.previous.resumeProducing()
         self.flush()
 
     def stopProducing(self) -> None:
         # The connection is gone; the consumer's disconnect forgets us.
         self.paused = True
+        if self.previous is not None:
+            self.previous.stopProducing()
 
 
 class AsgiOutlet(Outlet):
