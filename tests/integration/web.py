@@ -132,7 +132,12 @@ class Tab:
             },
         )
 
-    def live_socket(self, topic_id: int, lang: str = "en") -> ClientConnection:
+    def live_socket(
+        self, topic_id: int, lang: str = "en", **options
+    ) -> ClientConnection:
+        """The page's live socket on the topic. `options` go to websockets'
+        connect as they are (`sock=` a socket of the test's own, `max_queue=`
+        how many frames the client holds before it stops reading)."""
         ws_url = self.base_url.replace("http://", "ws://", 1)
         return connect(
             f"{ws_url}/ws/live/?topic={topic_id}&lang={lang}",
@@ -142,4 +147,5 @@ class Tab:
             },
             open_timeout=OPEN_TIMEOUT,
             close_timeout=2,
+            **options,
         )
