@@ -25,11 +25,33 @@ messages: $(STAMP)
 		echo "msgfmt not found: using the committed translation catalogues"; \
 	fi
 
+# The server behind `make run`: Daphne (the default, the Procfile's), or
+# uvicorn (`SERVER=uvicorn make run`) with the options of the Procfile's
+# uvicorn line, which says what each is for. The same options in both places:
+# tests/integration/test_uvicorn.py checks that they agree and serves with them.
+SERVER ?= daphne
+UVICORN_OPTIONS := --ws websockets-sansio --ws-per-message-deflate false \
+	--ws-max-size 1048576 --ws-ping-interval 20 --ws-ping-timeout 30 \
+	--timeout-keep-alive 60 --timeout-graceful-shutdown 10 \
+	--no-proxy-headers --lifespan off --loop asyncio --http h11
+ifneq ($(filter run,$(MAKECMDGOALS)),)
+ifneq ($(SERVER),daphne)
+ifneq ($(SERVER),uvicorn)
+$(error SERVER=$(SERVER): make run serves with daphne (the default) or uvicorn)
+endif
+endif
+endif
+
 run: export DJANGO_DEBUG ?= 1
 run: $(STAMP) messages
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+ifeq ($(SERVER),uvicorn)
+	$(VENV)/bin/uvicorn --host 127.0.0.1 --port $(PORT) $(UVICORN_OPTIONS) \
+		project.asgi:application
+else
 	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) project.asgi:application
+endif
 
 # The commands a person types next to `make run`, on the same machine, database
 # and settings (DJANGO_DEBUG=1, so no SECRET_KEY is needed), migrated first so

@@ -14,16 +14,20 @@ fragment to each: no task, queue, dispatch or copy per recipient.
 Each socket is an `Outlet`: what the hub needs to write to it, the members
 hidden from its member by a block (read once when the socket is authorized,
 chat/consumers.py), its groups, and a bounded backlog. The frame is encoded
-once and, under Daphne, framed once with autobahn's prepared-message API; a
-server this module does not know gets the plain ASGI send.
+once and, under Daphne, framed once with autobahn's prepared-message API;
+under uvicorn (`SERVER=uvicorn make run`, its websockets-sansio protocol,
+without permessage-deflate) it is serialized once with websockets' own frame
+API and the same bytes are written to each socket's transport. A server this
+module does not know gets the plain ASGI send.
 
 Slow sockets. A socket whose peer stops reading (a phone in a tunnel) first
-fills the kernel's buffers, then Twisted's (64 KB; Twisted then asks us to
-pause). From then on its frames wait in its own backlog, which holds at most
-BACKLOG_MAX_BYTES; one more and the socket is closed with 1013 (try again
-later) and its backlog dropped. Its page reconnects and catches up over HTTP
-(docs/live-protocol.md), so a slow client costs the server a bounded amount of
-memory and never delays the others.
+fills the kernel's buffers, then the server's (64 KB: Twisted then asks us to
+pause; asyncio's transport pauses uvicorn's protocol). From then on its
+frames wait in its own backlog, which holds at most BACKLOG_MAX_BYTES; one
+more and the socket is closed with 1013 (try again later) and its backlog
+dropped. Its page reconnects and catches up over HTTP (docs/live-protocol.md),
+so a slow client costs the server a bounded amount of memory and never delays
+the others.
 
 Groups. A group whose last local socket left stays subscribed for
 GRACE_SECONDS (a reload, a reconnect come back within it), then the process
@@ -42,10 +46,14 @@ import asyncio
 import collections
 import functools
 import logging
+import sys
 import uuid
 import weakref
 
 from channels.layers import get_channel_layer
+from websockets.frames import Frame as WireFrame
+from websockets.frames import Opcode
+from websockets.protocol import State
 
 from chat import broadcast, reconnect
 
@@ -84,18 +92,28 @@ class Frame:
     """One fragment on its way to many sockets: encoded once, and framed once
     per server kind, however many sockets it goes to."""
 
-    __slots__ = ("text", "data", "_prepared")
+    __slots__ = ("text", "data", "_prepared", "_unmasked")
 
     def __init__(self, text: str):
         self.text = text
         self.data = text.encode()
         self._prepared = None
+        self._unmasked = None
 
     def prepared(self, factory):
         """autobahn's PreparedMessage: the WebSocket frame, built once."""
         if self._prepared is None:
             self._prepared = factory.prepareMessage(self.data)
         return self._prepared
+
+    def unmasked(self) -> bytes:
+        """The whole text frame as a server sends it (unmasked, one frame, no
+        extension), serialized once by websockets' own frame API: the very
+        bytes uvicorn's protocol would write for this text on any socket that
+        negotiated no extension, so one copy serves them all."""
+        if self._unmasked is None:
+            self._unmasked = WireFrame(Opcode.TEXT, self.data).serialize(mask=False)
+        return self._unmasked
 
 
 class Outlet:
@@ -241,6 +259,113 @@ class DaphneOutlet(Outlet):
             self.previous.stopProducing()
 
 
+class UvicornOutlet(Outlet):
+    """A socket served by uvicorn's websockets-sansio protocol without
+    permessage-deflate (what `SERVER=uvicorn make run` and the Procfile's
+    uvicorn line start). The frame goes straight to the connection's asyncio
+    transport, the same bytes for every socket (`Frame.unmasked`), instead of
+    through the ASGI send, which would frame the text again for each socket
+    and cost a coroutine per frame.
+
+    Writing beside uvicorn is safe because uvicorn itself writes every frame
+    it has to send (the handshake, pongs, the consumer's own frames, its
+    pings, the close) to the same transport at once, in the same event loop:
+    nothing of uvicorn's waits half-written between two of our frames, and
+    its websockets protocol keeps no state about what was sent except whether
+    the close was. So we write only while the connection is open: after the
+    handshake (the hub starts an outlet once its socket was accepted) and
+    never once a close was sent or received or the transport is closing.
+
+    Back-pressure is the transport's own: past its high-water mark (64 KB,
+    as Twisted's) it pauses uvicorn's protocol, which clears the protocol's
+    `writable` event, and sets it again once the buffer has drained to the
+    low-water mark (16 KB). We read that event rather than the buffer's size
+    so that we stop and resume exactly where the transport does, and where
+    uvicorn's own send waits. While frames wait in the backlog, one task per
+    outlet waits for the event and flushes: a task that exists only while a
+    backlog does. The alternatives were worse: replacing the protocol's
+    resume_writing on the instance patches uvicorn's object from outside,
+    and a timer polls late or often."""
+
+    __slots__ = ("protocol", "waiter")
+
+    def __init__(self, consumer, protocol):
+        super().__init__(consumer)
+        self.protocol = protocol
+        self.waiter: asyncio.Task | None = None
+
+    def open(self) -> bool:
+        """Handshake done, no close sent or received, transport not closing."""
+        protocol = self.protocol
+        return (
+            protocol.handshake_complete
+            and not protocol.close_sent
+            and not protocol.disconnected
+            and protocol.conn.state is State.OPEN
+            and not protocol.transport.is_closing()
+        )
+
+    def ready(self) -> bool:
+        return self.started and self.open() and self.protocol.writable.is_set()
+
+    def deliver(self, frame: Frame) -> bool:
+        if self.started and not self.open():
+            # On its way out, closed by either side: its disconnect follows,
+            # and its page catches up over HTTP when it connects again. What
+            # it can no longer take does not count against its backlog.
+            return True
+        within = super().deliver(frame)
+        self._wait_for_drain()
+        return within
+
+    def start(self) -> None:
+        super().start()
+        self._wait_for_drain()
+
+    def drop(self) -> None:
+        super().drop()
+        if self.waiter is not None:
+            self.waiter.cancel()
+            self.waiter = None
+
+    def write(self, frame: Frame) -> None:
+        self.protocol.transport.write(frame.unmasked())
+        counters.deliveries += 1
+
+    def _wait_for_drain(self) -> None:
+        if self.backlog and self.started and self.waiter is None and self.open():
+            self.waiter = self.protocol.loop.create_task(self._flush_when_drained())
+
+    async def _flush_when_drained(self) -> None:
+        try:
+            while self.backlog and self.started and self.open():
+                await self.protocol.writable.wait()
+                self.flush()
+        finally:
+            self.waiter = None
+
+    def closing_with(self, code: int) -> None:
+        """The consumer's close goes through uvicorn's send, which first waits
+        for the transport to drain to its low-water mark, and once the close
+        frame is out, uvicorn closes the transport gracefully after 10 s
+        (its close_timeout, as long as EVICTED_CLOSE_WAIT already): a graceful
+        close waits for the buffer to be sent. A peer that stopped reading
+        would then hold the connection, its consumer and its place in its
+        member's count of sockets for as long as it stays silent. So, as
+        autobahn does under Daphne, the close frame goes out at once, behind
+        what the buffer holds (the event is set for that send, and the
+        transport sets it again itself when it drains), and a connection
+        still there EVICTED_CLOSE_WAIT later is dropped (its page reconnects
+        and catches up). For every code: a revocation must not wait on a
+        stalled peer either."""
+        self.protocol.writable.set()
+        self.protocol.loop.call_later(EVICTED_CLOSE_WAIT, self._drop_connection)
+
+    def _drop_connection(self) -> None:
+        if not self.protocol.disconnected:
+            self.protocol.transport.abort()
+
+
 class AsgiOutlet(Outlet):
     """A socket of any other server (and of Channels' test communicator):
     frames go through the ASGI send, one at a time, in order, by one task
@@ -290,7 +415,45 @@ def outlet_for(consumer) -> Outlet:
         protocol = send.args[0]
         if hasattr(protocol, "sendPreparedMessage") and hasattr(protocol, "factory"):
             return DaphneOutlet(consumer, protocol)
+    # uvicorn hands it the bound `send` of the connection's protocol object.
+    protocol = _uvicorn_protocol(send)
+    if protocol is not None:
+        return UvicornOutlet(consumer, protocol)
     return AsgiOutlet(consumer, send)
+
+
+# What UvicornOutlet reads or calls on uvicorn's protocol: a uvicorn whose
+# protocol lacks one of them gets the plain ASGI send rather than an error.
+UVICORN_PROTOCOL_ATTRIBUTES = (
+    "conn",
+    "transport",
+    "loop",
+    "writable",
+    "handshake_complete",
+    "close_sent",
+    "disconnected",
+)
+
+
+def _uvicorn_protocol(send):
+    """The websockets-sansio protocol object behind `send` when it is
+    uvicorn's own, and its connection negotiated no extension; else None.
+    Looked up in sys.modules: a process that serves with Daphne never imports
+    uvicorn, and then no socket can be uvicorn's. With permessage-deflate
+    (uvicorn's default, which its --ws-per-message-deflate false turns off),
+    each socket compresses each frame with its own context: no bytes to
+    share, so such sockets go through the ASGI send."""
+    module = sys.modules.get("uvicorn.protocols.websockets.websockets_sansio_impl")
+    protocol = getattr(send, "__self__", None)
+    if (
+        module is None
+        or not isinstance(protocol, module.WebSocketsSansIOProtocol)
+        or getattr(send, "__func__", None) is not module.WebSocketsSansIOProtocol.send
+        or not all(hasattr(protocol, name) for name in UVICORN_PROTOCOL_ATTRIBUTES)
+        or protocol.conn.extensions
+    ):
+        return None
+    return protocol
 
 
 def degraded_html() -> str:

@@ -1,15 +1,17 @@
 """Real server processes for the browser and integration tests.
 
-A test that needs a real server starts it here: Daphne on a free port (or any
-other process, such as the integration tests' own redis-server), sharing the
-test database pytest-django created through DATABASE_URL (those tests are
-transactional, so what the test writes is committed and every process sees
-it, and the other way round). Every wait is bounded; the fixture that starts a
-process stops it in its teardown (SIGTERM, then SIGKILL) and prints its log
-there, which pytest shows when the test failed.
+A test that needs a real server starts it here: Daphne on a free port (or
+uvicorn with the Procfile's uvicorn options, or any other process, such as the
+integration tests' own redis-server), sharing the test database pytest-django
+created through DATABASE_URL (those tests are transactional, so what the test
+writes is committed and every process sees it, and the other way round).
+Every wait is bounded; the fixture that starts a process stops it in its
+teardown (SIGTERM, then SIGKILL) and prints its log there, which pytest shows
+when the test failed.
 """
 
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -24,6 +26,7 @@ START_TIMEOUT = 20  # seconds, for a process to answer on its port
 STOP_TIMEOUT = 10  # seconds, for a process to exit after SIGTERM
 ROOT = Path(__file__).resolve().parents[1]
 DAPHNE = Path(sys.executable).with_name("daphne")
+UVICORN = Path(sys.executable).with_name("uvicorn")
 
 
 def database_url(settings_dict: dict | None = None) -> str:
@@ -151,6 +154,48 @@ def daphne(name: str, *, log_dir: Path, env: dict, args=()) -> Process:
             "-p",
             str(port),
             *args,
+            "project.asgi:application",
+        ],
+        port=port,
+        url=f"http://127.0.0.1:{port}",
+        log=log_dir / f"{name}.log",
+        env=env,
+    )
+
+
+def procfile_uvicorn_args() -> list[str]:
+    """The options of the Procfile's uvicorn line (the commented `# web:
+    uvicorn ...` alternative), without the address, the port and the
+    application: what a site serving with uvicorn runs."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith("# web: uvicorn "):
+            words = shlex.split(line.removeprefix("#"))
+            break
+    else:
+        pytest.fail("no `# web: uvicorn ...` line in the Procfile")
+    args, rest = [], iter(words[2:])
+    for word in rest:
+        if word in ("--host", "--port"):
+            next(rest)
+        elif word != "project.asgi:application":
+            args.append(word)
+    return args
+
+
+def uvicorn(name: str, *, log_dir: Path, env: dict, args=None) -> Process:
+    """A uvicorn process (not started yet) serving the project on a free port
+    with `args`, by default the Procfile's uvicorn options; `.url` is its base
+    URL (no slash), `.log` its output."""
+    port = free_port()
+    return Process(
+        name,
+        [
+            str(UVICORN),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *(procfile_uvicorn_args() if args is None else args),
             "project.asgi:application",
         ],
         port=port,
