@@ -241,17 +241,10 @@ def scrape(server) -> dict[str, float]:
     }
 
 
-# FAILS against chat/hub.py as committed (25dd158): a real bug, reported with
-# this test, left failing on purpose. Under Daphne the evicted socket is never
-# closed: autobahn's sendClose accepts only 1000 and 3000-4999, so the
-# consumer.close(code=1013) the hub spawns raises "invalid close code 1013
-# (must be 1000 or from [3000, 4999])" in that task (the server logs "Task
-# exception was never retrieved"). The hub has already dropped the socket, so
-# it stays open and silent, its page never reconnects, and its place in the
-# member's socket count stays taken. Everything before the close passes; the
-# test fails at frames_until_close below ("not closed within 10.0 s"). With
-# the hub closing with a code autobahn sends (a 4xxx one tried in a scratch
-# copy) the whole test passes.
+# Found a real bug when written: autobahn's sendClose accepts only 1000 and
+# 3000-4999, so the consumer's close(code=1013) raised inside the hub's task
+# and the evicted socket stayed open and silent. The Daphne outlet now sends
+# the close frame itself (chat/hub.py: DaphneOutlet.closing_with).
 def test_a_socket_that_stops_reading_is_evicted_and_the_page_catches_up(
     aiko, ben, redis_server, start_daphnes, sockets
 ):
