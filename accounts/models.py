@@ -267,6 +267,22 @@ class BlockQuerySet(models.QuerySet):
         live consumer's per-frame filter)."""
         return frozenset(self.hidden_ids_for(member).values_list("pk", flat=True))
 
+    def hidden_id_sets(self, member_ids) -> dict[int, frozenset[int]]:
+        """hidden_id_set for each of several members, in one query (the live
+        sockets opening at the same moment)."""
+        hidden: dict[int, set[int]] = {member_id: set() for member_id in member_ids}
+        if not hidden:
+            return {}
+        pairs = self.filter(Q(blocker__in=hidden) | Q(blocked__in=hidden)).values_list(
+            "blocker_id", "blocked_id"
+        )
+        for blocker, blocked in pairs:
+            if blocker in hidden:
+                hidden[blocker].add(blocked)
+            if blocked in hidden:
+                hidden[blocked].add(blocker)
+        return {member_id: frozenset(ids) for member_id, ids in hidden.items()}
+
     def between(self, a, b):
         return self.filter(Q(blocker=a, blocked=b) | Q(blocker=b, blocked=a))
 

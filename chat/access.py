@@ -42,24 +42,39 @@ def access_topic(member, topic_id) -> tuple[Topic, Membership]:
     return topic, membership
 
 
+def wanted_topics(topic_ids) -> list[int]:
+    """The topic ids asked for, each once, in the order asked; AccessDenied
+    (404) for one that is not an id."""
+    return list(dict.fromkeys(_topic_id(topic_id) for topic_id in topic_ids))
+
+
+def readable_topic_pairs(member_ids, topic_ids) -> set[tuple[int, int]]:
+    """(member id, topic id) for each of these topics each of these members
+    may read: access_topic's rule for many members and topics in one query
+    (the live sockets opening at the same moment, project/socket_auth.py)."""
+    if not member_ids or not topic_ids:
+        return set()
+    # One filter() call: the same membership row must be the member's and
+    # active, as in access_topic.
+    return set(
+        Topic.objects.filter(
+            pk__in=topic_ids,
+            community__memberships__member__in=member_ids,
+            community__memberships__status=Membership.Status.ACTIVE,
+        ).values_list("community__memberships__member", "pk")
+    )
+
+
 def access_topics(member, topic_ids) -> list[int]:
     """access_topic for several topics in one query: their ids, each once, in
     the order asked, or AccessDenied (404) if the member may not read any one
     of them (the live socket's streams)."""
     if not member.is_authenticated:
         raise AccessDenied
-    wanted = list(dict.fromkeys(_topic_id(topic_id) for topic_id in topic_ids))
+    wanted = wanted_topics(topic_ids)
     if not wanted:
         return []
-    # One filter() call: the same membership row must be the member's and
-    # active, as in access_topic.
-    readable = set(
-        Topic.objects.filter(
-            pk__in=wanted,
-            community__memberships__member=member,
-            community__memberships__status=Membership.Status.ACTIVE,
-        ).values_list("pk", flat=True)
-    )
+    readable = {topic for _, topic in readable_topic_pairs([member.pk], wanted)}
     if readable != set(wanted):
         raise AccessDenied
     return wanted

@@ -16,7 +16,8 @@ from django.utils.html import escape
 
 from accounts.models import Block
 from chat import access, broadcast, hub, reconnect, socket_limit
-from project.socket_auth import member_of_session_key, off_the_shared_thread
+from communities.access import AccessDenied
+from project.socket_auth import Batched, members_of_session_keys
 
 MAX_CLIENT_FRAME = 4096
 MAX_STREAMS = 8
@@ -27,21 +28,43 @@ class SessionEnded(Exception):
     """The socket's session ended, or no longer names its member."""
 
 
-@off_the_shared_thread
-def _authorize_streams(
-    session_key: str | None, member_id: int, topic_ids: list[str]
-) -> tuple[list[int], frozenset[int]]:
-    """Once the socket is in its member's group: the session still belongs to
-    that member (SessionEnded otherwise), the topics they may watch (the
-    topic page's rule, one query for all; Http404 on any they may not read),
-    and the members hidden from them by a block. Four queries (three without
-    topics)."""
-    member = member_of_session_key(session_key)
-    if member is None or member.pk != member_id:
-        raise SessionEnded
-    topics = access.access_topics(member, topic_ids)
-    hidden = Block.objects.hidden_id_set(member)
-    return topics, hidden
+def _authorize_many(requests) -> list:
+    """For each socket (its session key, its member's id, the topics it asks
+    for), once it is in its member's group: the topics it may watch and the
+    members hidden from it by a block; or SessionEnded when its session ended
+    or no longer names its member, Http404 when it may not read one of its
+    topics (the topic page's rule). Four queries for all the sockets that
+    opened together (project/socket_auth.py: Batched), whatever their number
+    and their topics."""
+    members = members_of_session_keys([key for key, _, _ in requests])
+    answers: list = []
+    asked = {}
+    for index, (key, member_id, topic_ids) in enumerate(requests):
+        member = members.get(key)
+        if member is None or member.pk != member_id:
+            answers.append(SessionEnded())
+            continue
+        try:
+            asked[index] = access.wanted_topics(topic_ids)
+        except Http404 as refused:
+            answers.append(refused)
+            continue
+        answers.append(None)
+    member_ids = {requests[index][1] for index in asked}
+    readable = access.readable_topic_pairs(
+        member_ids, {topic for topics in asked.values() for topic in topics}
+    )
+    hidden = Block.objects.hidden_id_sets(member_ids)
+    for index, topics in asked.items():
+        member_id = requests[index][1]
+        if all((member_id, topic) in readable for topic in topics):
+            answers[index] = (topics, hidden[member_id])
+        else:
+            answers[index] = AccessDenied()
+    return answers
+
+
+_authorize_streams = Batched(_authorize_many)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -107,7 +130,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await live.join(broadcast.user_group(user.pk), self.outlet)
         try:
             topics, self.outlet.hidden = await _authorize_streams(
-                self.scope["session"].session_key, user.pk, topic_ids
+                (self.scope["session"].session_key, user.pk, topic_ids)
             )
         except SessionEnded:
             return broadcast.CLOSE_UNAUTHENTICATED

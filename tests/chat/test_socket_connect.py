@@ -82,6 +82,72 @@ async def test_a_socket_with_no_topics_skips_the_topic_query(member, open_tab, q
     assert topic_queries(queries) == []
 
 
+async def test_sockets_opening_together_share_their_hops_and_queries(
+    member, other_member, membership, other_membership, topic, open_tab, queries
+):
+    # Thirty tabs opening at the same moment (a deploy, a reconnect storm):
+    # their session reads and authorizations go a crowd at a time
+    # (project/socket_auth.py: Batched), so the queries grow with the hops,
+    # not with the sockets. One query per socket per step would be 180.
+    keys = [await session_key_for(member), await session_key_for(other_member)]
+    queries.clear()
+
+    sockets = await asyncio.gather(
+        *(open_tab(keys[n % 2], topic, timeout=10) for n in range(30))
+    )
+
+    for socket in sockets:
+        assert await socket.receive_nothing(timeout=0.01)
+    assert len(queries) < 30 * CONNECT_QUERIES // 2, len(queries)
+    assert len(topic_queries(queries)) < 30 // 2
+
+
+def test_one_hop_gives_each_socket_of_a_crowd_its_own_answer(
+    member,
+    other_member,
+    chika,
+    membership,
+    other_membership,
+    topic,
+    django_assert_num_queries,
+):
+    # The authorizations of sockets that opened together, in one hop: each
+    # gets exactly what it alone would have got, in four queries for all.
+    from accounts.models import Block
+    from chat.consumers import SessionEnded, _authorize_many
+    from communities.access import AccessDenied
+    from tests.factories import CommunityFactory
+
+    Block.objects.create(blocker=member, blocked=chika)
+    elsewhere = TopicFactory(community=CommunityFactory(owner=chika))
+    aiko = client_for(member).cookies[settings.SESSION_COOKIE_NAME].value
+    ben = client_for(other_member).cookies[settings.SESSION_COOKIE_NAME].value
+    logged_out = client_for(other_member)
+    gone = logged_out.cookies[settings.SESSION_COOKIE_NAME].value
+    logged_out.logout()
+
+    with django_assert_num_queries(4):
+        answers = _authorize_many(
+            [
+                (aiko, member.pk, [str(topic.pk), str(topic.pk)]),
+                (ben, member.pk, [str(topic.pk)]),  # not ben's member
+                (gone, other_member.pk, [str(topic.pk)]),  # logged out
+                (ben, other_member.pk, [str(topic.pk), str(elsewhere.pk)]),
+                (ben, other_member.pk, ["x"]),
+                (ben, other_member.pk, []),
+                (None, member.pk, []),
+            ]
+        )
+
+    assert answers[0] == ([topic.pk], frozenset({chika.pk}))
+    assert isinstance(answers[1], SessionEnded)
+    assert isinstance(answers[2], SessionEnded)
+    assert isinstance(answers[3], AccessDenied)
+    assert isinstance(answers[4], AccessDenied)
+    assert answers[5] == ([], frozenset())
+    assert isinstance(answers[6], SessionEnded)
+
+
 async def test_a_socket_opens_while_the_shared_sync_thread_is_busy(
     member, membership, topic, open_tab
 ):
