@@ -30,6 +30,7 @@ import json
 import re
 import resource
 import secrets
+import socket
 import string
 import subprocess
 import sys
@@ -204,6 +205,8 @@ class Run:
         self.samples: list[tuple] = []
         self.control = None
         self.control_acks = 0
+        self.stalled: set = set()
+        self.stalled_codes: dict[str, int] = {}
 
     # Sampling of the server (and of ourselves) while the run goes.
     def sample(self) -> tuple:
@@ -232,6 +235,10 @@ class Run:
         return f"{base}/listen"
 
     async def open_socket(self, index: int, semaphore: asyncio.Semaphore):
+        # The first cfg["stalled"] sockets stop reading, as a phone on a bad
+        # network does: a small receive buffer and a client queue of one
+        # frame, so what the server sends them piles up on its side.
+        stalled = index < self.cfg.get("stalled", 0)
         headers = {}
         if self.mode in ("app", "fanout"):
             # More sockets than listener members: each member opens several
@@ -240,8 +247,17 @@ class Run:
             key = listeners[index % len(listeners)]
             headers["Cookie"] = f"{self.cfg['session_cookie']}={key}"
         async with semaphore:
-            return await connect(
+            sock = None
+            if stalled:
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.setblocking(False)
+                await asyncio.get_running_loop().sock_connect(
+                    sock, (self.cfg["host"], self.cfg["port"])
+                )
+            ws = await connect(
                 self.socket_url(),
+                sock=sock,
                 origin=f"http://{self.cfg['host']}:{self.cfg['port']}",
                 additional_headers=headers,
                 compression=None,
@@ -249,9 +265,23 @@ class Run:
                 open_timeout=60,
                 ping_interval=None,
                 close_timeout=2,
-                max_queue=1024,
+                max_queue=1 if stalled else 1024,
                 max_size=2**22,
             )
+            if stalled:
+                self.stalled.add(ws)
+            return ws
+
+    async def read_stalled(self, ws) -> None:
+        """A stalled socket reads again at the end: what its buffers held,
+        then the server's close (1013 when it was evicted)."""
+        try:
+            async for _ in ws:
+                pass
+        except ConnectionClosed:
+            pass
+        code = str(ws.close_code)
+        self.stalled_codes[code] = self.stalled_codes.get(code, 0) + 1
 
     async def listen(self, ws) -> None:
         seen = bytearray(self.messages)
@@ -372,7 +402,11 @@ class Run:
         connect_seconds = perf() - started
         if failures:
             log(f"{len(failures)} sockets failed to open twice, e.g. {failures[0]!r}")
-        readers = [asyncio.create_task(self.listen(ws)) for ws in self.sockets]
+        readers = [
+            asyncio.create_task(self.listen(ws))
+            for ws in self.sockets
+            if ws not in self.stalled
+        ]
         await asyncio.sleep(SETTLE_SECONDS)
         rss_connected = self.server.memory_info().rss
         open_sockets = sum(1 for ws in self.sockets if ws.state.name == "OPEN")
@@ -421,7 +455,8 @@ class Run:
             task.cancel()
         posts_done_at = perf()
         accepted = sum(self.accepted)
-        expected = accepted * open_sockets
+        stalled_open = sum(1 for ws in self.stalled if ws.state.name == "OPEN")
+        expected = accepted * (open_sockets - stalled_open)
         # Drain: until everything arrived, or nothing arrives for a while.
         deadline = posts_done_at + cfg["drain_timeout"]
         last_count, last_progress = -1, perf()
@@ -431,6 +466,12 @@ class Run:
             elif perf() - last_progress > DRAIN_STALL_SECONDS:
                 break
             await asyncio.sleep(0.05)
+        # Stalled sockets read again: how each was closed (1013: evicted).
+        if self.stalled:
+            await asyncio.wait(
+                [asyncio.create_task(self.read_stalled(ws)) for ws in self.stalled],
+                timeout=15,
+            )
         monitor.cancel()
         self.samples.append(self.sample())
         await asyncio.sleep(0.3)  # the server writes its GC totals every 0.2 s
@@ -514,6 +555,10 @@ class Run:
                 if open_sockets
                 else None
             ),
+            "stalled": len(self.stalled),
+            "evictions": await self.evictions(),
+            "stalled_close_codes": self.stalled_codes,
+            "rss_after_mb": round(self.samples[-1][3] / 2**20, 1),
             "frame_bytes": (
                 round(self.frame_bytes / self.frames_sized)
                 if self.frames_sized
@@ -534,6 +579,34 @@ class Run:
         for poster in posters:
             poster.close()
         return result
+
+    async def evictions(self) -> int | None:
+        """The server's count of sockets closed for falling behind, from its
+        /metrics (bench/run.py gives both sides the token)."""
+        if self.mode == "baseline" or not self.cfg.get("metrics_token"):
+            return None
+        conn = HttpConnection(self.cfg["host"], self.cfg["port"])
+        try:
+            await conn.open()
+            status, body, _keep = await conn.request(
+                (
+                    f"GET /metrics HTTP/1.1\r\nHost: {self.cfg['host']}:"
+                    f"{self.cfg['port']}\r\nAuthorization: Bearer "
+                    f"{self.cfg['metrics_token']}\r\nConnection: close\r\n\r\n"
+                ).encode()
+            )
+        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+            log("metrics not read:", repr(exc))
+            return None
+        finally:
+            conn.close()
+        if status != 200:
+            log(f"metrics answered {status}")
+            return None
+        for line in body.decode().splitlines():
+            if line.startswith("enishi_live_evictions_total"):
+                return int(float(line.rsplit(" ", 1)[1]))
+        return None
 
     def server_gc(self) -> dict | None:
         """The server's running GC totals (bench.settings), when it keeps them."""

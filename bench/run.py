@@ -90,10 +90,31 @@ RUNS = [
         "driver": "fanout",
         "layer": "memory",
     },
+    # 50 of 1,000 sockets stop reading (32 KB frames, so their buffers fill in
+    # seconds): evicted with 1013, the server's memory flat, and the other
+    # 950's p99 against the same run with every socket reading.
+    {
+        "n": 1000,
+        "rate": 10,
+        "duration": 15,
+        "driver": "fanout",
+        "payload_bytes": 32768,
+        "p99_target_ms": 250,
+    },
+    {
+        "n": 1000,
+        "rate": 10,
+        "duration": 15,
+        "driver": "fanout",
+        "payload_bytes": 32768,
+        "stalled": 50,
+        "p99_target_ms": 250,
+    },
     # Memory per idle socket and a storm of opens, in one process.
     {"n": 10000, "rate": 1, "duration": 3, "idle": True, "kb_target": 30},
 ]
 RATIO_TARGET = 0.35
+METRICS_TOKEN = secrets.token_urlsafe(24)
 OPEN_1000_TARGET_S = 1.5
 OPEN_10000_TARGET_S = 15
 HTTP_RUN = {"rate": 20, "duration": 10, "p99_target_ms": 30}
@@ -292,6 +313,8 @@ def django_env(services: dict) -> dict:
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="0",
+        # The load generator reads the server's /metrics (evictions).
+        METRICS_TOKEN=METRICS_TOKEN,
         SESSION_COOKIE_SECURE="0",
         CSRF_COOKIE_SECURE="0",
         SECURE_HSTS_SECONDS="0",
@@ -544,6 +567,7 @@ class Bench:
             "duration": duration,
             "drain_timeout": 60.0,
             "poster_offset": self.poster_offset,
+            "metrics_token": METRICS_TOKEN,
             **self.seed,
             **extra,
         }
@@ -652,6 +676,9 @@ class Bench:
                 f"{duration * self.args.scale:.0f} s, {describe(spec)}"
             )
             name = run_name(spec).replace("@", "-r").replace("/", "-")
+            extra = {
+                key: spec[key] for key in ("stalled", "payload_bytes") if key in spec
+            }
             ours = self.app_run(
                 "fanout" if spec.get("driver") == "fanout" else "app",
                 server=server,
@@ -659,10 +686,12 @@ class Bench:
                 n=n,
                 rate=rate,
                 duration=duration,
+                **extra,
                 **self.profiling(name),
             )
             self.print_profile(name)
-            frame_bytes = ours["frame_bytes"] or frame_bytes or 1200
+            if "payload_bytes" not in spec:
+                frame_bytes = ours["frame_bytes"] or frame_bytes or 1200
             self.report("  enishi  ", ours)
             if spec.get("saturation"):
                 if ceiling is None:
@@ -674,7 +703,10 @@ class Bench:
                 base = ceiling
             else:
                 base = self.baseline_run(
-                    n=n, rate=rate, duration=duration, payload_bytes=frame_bytes
+                    n=n,
+                    rate=rate,
+                    duration=duration,
+                    payload_bytes=spec.get("payload_bytes", frame_bytes),
                 )
                 self.report("  baseline", base)
             runs.append(
@@ -722,6 +754,10 @@ class Bench:
             "layer": spec.get("layer", "default"),
             "idle": bool(spec.get("idle")),
             "open_seconds": ours["connect_seconds"],
+            "stalled": ours.get("stalled", 0),
+            "evictions": ours.get("evictions"),
+            "stalled_close_codes": ours.get("stalled_close_codes", {}),
+            "rss_connected_mb": ours["rss_connected_mb"],
             "socket_failures": ours["socket_failures"],
             "p50_ms": ours["p50_ms"],
             "p99_ms": ours["p99_ms"],
@@ -859,6 +895,10 @@ def run_name(spec: dict) -> str:
     parts = [f"{spec['n']}@{spec['rate']}"]
     if spec.get("driver") == "fanout":
         parts.append("fanout")
+    if spec.get("payload_bytes"):
+        parts.append(f"{spec['payload_bytes'] // 1024}KB")
+    if spec.get("stalled"):
+        parts.append(f"{spec['stalled']}stalled")
     if spec.get("layer"):
         parts.append(spec["layer"])
     if spec.get("server", "daphne") != "daphne":
@@ -917,6 +957,14 @@ def summary(machine: dict, result: dict) -> None:
         else:
             target = row["target"]
             ok = row["lost"] == 0 and (row["p99_ms"] or 1e9) <= target["p99_ms"]
+            if row["stalled"]:
+                say(
+                    f"  {name}: {row['stalled']} of {row['n']} stopped reading: "
+                    f"{row['evictions']} evicted (/metrics), their close seen as "
+                    f"{row['stalled_close_codes']}; server RSS "
+                    f"{row['rss_connected_mb']} MB once connected, peak "
+                    f"{row['rss_peak_mb']} MB"
+                )
             say(
                 f"  {name}: lost {row['lost']}, p99 {row['p99_ms']} ms (target 0 "
                 f"lost, p99 <= {target['p99_ms']} ms): {verdict(ok)}"
