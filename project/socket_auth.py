@@ -231,9 +231,23 @@ def _resolve_many(keys: list[str]) -> list:
 _resolve = Batched(_resolve_many)
 
 
+class SocketMember:
+    """Who a live socket belongs to, as far as the socket needs to know: the
+    member's id. The middleware hands this on rather than the member's row,
+    which every open socket would keep (through the scope) for as long as it
+    stays open: a KB and more a socket, ten thousand sockets a process."""
+
+    __slots__ = ("pk",)
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, pk: int):
+        self.pk = pk
+
+
 class SessionMemberMiddleware:
     """ASGI middleware for the live socket: scope["session"] and
-    scope["user"] (the member, or AnonymousUser) from the session cookie, in
+    scope["user"] (a SocketMember, or AnonymousUser) from the session cookie, in
     one hop to the socket path's threads; no hop at all without a cookie."""
 
     def __init__(self, application):
@@ -246,7 +260,8 @@ class SessionMemberMiddleware:
             session, member = await _resolve(session_key)
         else:
             session = session_store(None)
-        scope = {**scope, "session": session, "user": member or AnonymousUser()}
+        user = SocketMember(member.pk) if member is not None else AnonymousUser()
+        scope = {**scope, "session": session, "user": user}
         return await self.application(scope, receive, send)
 
 

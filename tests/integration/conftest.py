@@ -11,6 +11,7 @@ teardown, and its log is printed there (pytest shows it when the test failed).
 
 import os
 import shutil
+from contextlib import ExitStack
 
 import pytest
 
@@ -103,3 +104,10 @@ def start_daphnes(transactional_db, redis_server, tmp_path):
             server.stop()
         for server in servers:
             server.report()
+
+
+@pytest.fixture
+def sockets():
+    """Closes every socket the test opened, however it ends."""
+    with ExitStack() as stack:
+        yield stack

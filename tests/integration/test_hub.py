@@ -16,21 +16,24 @@ redis-server of the test's own, real WebSocket clients (issue 13).
 """
 
 import asyncio
-import re
-import socket as sockets_module
 import time
-from contextlib import ExitStack
 
 import psutil
 import pytest
 from channels_redis.pubsub import RedisPubSubLoopLayer
-from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import Block
 from chat import actions, broadcast, hub
 from chat.layers import ResyncingRedisPubSubChannelLayer
 from communities.models import Topic
 from tests.factories import coffee_club
+from tests.integration.floods import (
+    FRAME_BYTES,
+    flood_frame,
+    flood_numbers,
+    scrape,
+    stalled_socket,
+)
 from tests.integration.test_layer_shards import frames_within, subscribers
 from tests.integration.web import Tab, frames_until_close, message_ids, session_key
 
@@ -45,13 +48,6 @@ DELIVERY_LIMIT = 5.0  # seconds from a post (or a publish) to its frame
 QUIET = 0.5  # seconds of listening for a frame too many
 RESUBSCRIBE_LIMIT = 15.0  # seconds for a process to find Redis again
 METRICS_TOKEN = "hub-test-metrics-token"
-
-
-@pytest.fixture
-def sockets():
-    """Closes every socket the test opened, however it ends."""
-    with ExitStack() as stack:
-        yield stack
 
 
 def group_channel(server, group: str) -> str:
@@ -196,49 +192,12 @@ def test_every_local_socket_gets_every_message_once_in_order_across_processes(
 
 FLOOD_FRAMES = 200
 FLOOD_LIMIT = 60.0  # seconds for the whole flood to reach the reading socket
-FRAME_BYTES = 64_000
 # Frames published and not yet read on the normal socket: fewer than fill a
 # backlog (hub.BACKLOG_MAX_BYTES), so only the stalled socket falls behind.
 IN_FLIGHT = 2
-FLOOD_MARK = re.compile(r'<div class="flood" data-n="(\d+)">')
 # How much the server may grow while the flood passes through it: well under
 # what it would hold if it kept the flood for the stalled socket.
 MEMORY_GROWTH_LIMIT = FLOOD_FRAMES * FRAME_BYTES // 4
-
-
-def flood_frame(n: int) -> str:
-    head = f'<div class="flood" data-n="{n}">'
-    tail = "</div>"
-    return head + "x" * (FRAME_BYTES - len(head) - len(tail)) + tail
-
-
-def flood_numbers(frames: list[str]) -> list[int]:
-    return [int(m.group(1)) for frame in frames if (m := FLOOD_MARK.match(frame))]
-
-
-def stalled_socket(tab: Tab, topic_id: int):
-    """A live socket whose reader stops: a 4 KB kernel receive buffer, and a
-    client that holds one frame and reads no more from the network until the
-    test takes it (websockets' max_queue)."""
-    raw = sockets_module.socket(sockets_module.AF_INET, sockets_module.SOCK_STREAM)
-    raw.setsockopt(sockets_module.SOL_SOCKET, sockets_module.SO_RCVBUF, 4096)
-    raw.settimeout(10)
-    raw.connect((tab.host, tab.port))
-    return tab.live_socket(topic_id, sock=raw, max_queue=1)
-
-
-def scrape(server) -> dict[str, float]:
-    """The server's /metrics, read with the token: each figure's value."""
-    tab = Tab(server.url, "")
-    page = tab.request(
-        "GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
-    )
-    assert page.status == 200, (page.status, page.text[:2000])
-    return {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(page.text)
-        for sample in family.samples
-    }
 
 
 # Found a real bug when written: autobahn's sendClose accepts only 1000 and
@@ -271,7 +230,7 @@ def test_a_socket_that_stops_reading_is_evicted_and_the_page_catches_up(
     wait_for_subscribers(
         redis_server.url, {group_channel(server, group): 1}, SUBSCRIBE_LIMIT
     )
-    assert scrape(server)["enishi_live_sockets"] == 2
+    assert scrape(server, METRICS_TOKEN)["enishi_live_sockets"] == 2
     server_process = psutil.Process(server.popen.pid)
     memory_before = server_process.memory_info().rss
 
@@ -297,7 +256,7 @@ def test_a_socket_that_stops_reading_is_evicted_and_the_page_catches_up(
     memory_after = server_process.memory_info().rss
 
     assert flood_numbers(received) == list(range(FLOOD_FRAMES))
-    figures = scrape(server)
+    figures = scrape(server, METRICS_TOKEN)
     assert figures["enishi_live_evictions_total"] == 1
     assert figures["enishi_live_sockets"] == 1
     assert figures["enishi_live_backlog_frames"] == 0

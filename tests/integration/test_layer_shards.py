@@ -29,7 +29,6 @@ list them, with REDIS_URL (the cache, the socket count) on the first:
 
 import time
 import uuid
-from contextlib import ExitStack
 
 import pytest
 import redis
@@ -53,13 +52,6 @@ SUBSCRIBE_LIMIT = 5.0  # seconds for the subscriptions to show on the servers
 DELIVERY_LIMIT = 2.0  # seconds from a post to its frame on every socket
 QUIET = 0.5  # seconds of listening for a copy too many
 DEGRADED = '<template id="live-degraded"'
-
-
-@pytest.fixture
-def sockets():
-    """Closes every socket the test opened, however it ends."""
-    with ExitStack() as stack:
-        yield stack
 
 
 def group_channel(topic_id: int) -> str:

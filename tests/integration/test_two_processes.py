@@ -14,7 +14,6 @@ machine's Redis is never touched.
 """
 
 import time
-from contextlib import ExitStack
 
 import pytest
 
@@ -33,13 +32,6 @@ DELIVERY_LIMIT = 1.0  # seconds from posting on one server to arriving on the ot
 RESUBSCRIBE_LIMIT = 15.0  # seconds for the layer to subscribe again after a restart
 DEGRADED_LIMIT = 3.0  # seconds for a socket to hear that its process lost Redis
 DEGRADED = '<template id="live-degraded"'
-
-
-@pytest.fixture
-def sockets():
-    """Closes every socket the test opened, however it ends."""
-    with ExitStack() as stack:
-        yield stack
 
 
 def receive_containing(socket, text: str, deadline: float) -> str:

@@ -36,12 +36,10 @@ import contextlib
 import gc
 import logging
 import os
-import re
 import shlex
 import socket as sockets_module
 import subprocess
 import time
-from contextlib import ExitStack
 
 import psutil
 import pytest
@@ -49,13 +47,11 @@ import uvicorn as uvicorn_module
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
-from prometheus_client.parser import text_string_to_metric_families
 from uvicorn.main import main as uvicorn_cli
 from websockets.asyncio.client import connect as async_connect
 from websockets.client import ClientProtocol
 from websockets.http11 import Response
 from websockets.protocol import State
-from websockets.sync.client import connect
 from websockets.uri import parse_uri
 
 from accounts.models import Block
@@ -64,6 +60,14 @@ from chat.layers import ResyncingRedisPubSubChannelLayer
 from communities.models import Topic
 from project.asgi import application
 from tests.factories import coffee_club
+from tests.integration.floods import (
+    FRAME_BYTES,
+    flood_frame,
+    flood_numbers,
+    scrape,
+    small_receive_buffer,
+    stalled_socket,
+)
 from tests.integration.test_layer_shards import frames_within
 from tests.integration.web import (
     OPEN_TIMEOUT,
@@ -83,13 +87,6 @@ pytestmark = [
 DELIVERY_LIMIT = 5.0  # seconds from a post (or a publish) to its frame
 QUIET = 0.5  # seconds of listening for a frame too many
 METRICS_TOKEN = "uvicorn-test-metrics-token"
-
-
-@pytest.fixture
-def sockets():
-    """Closes every socket the test opened, however it ends."""
-    with ExitStack() as stack:
-        yield stack
 
 
 @pytest.fixture
@@ -185,65 +182,12 @@ def test_each_message_reaches_a_socket_once_in_order_and_a_block_filters(
 # --- Eviction of a socket that stops reading, on a real uvicorn process ---------
 
 FLOOD_FRAMES = 200
-FRAME_BYTES = 64_000
 # Frames published and not yet read on the reading socket: fewer than fill a
 # backlog (hub.BACKLOG_MAX_BYTES), so only the stalled socket falls behind.
 IN_FLIGHT = 2
-FLOOD_MARK = re.compile(r'<div class="flood" data-n="(\d+)">')
 # How much the server may grow while the flood passes through it: well under
 # what it would hold if it kept the flood for the stalled socket.
 MEMORY_GROWTH_LIMIT = FLOOD_FRAMES * FRAME_BYTES // 4
-
-
-def flood_frame(n: int, size: int = FRAME_BYTES) -> str:
-    head = f'<div class="flood" data-n="{n}">'
-    tail = "</div>"
-    return head + "x" * (size - len(head) - len(tail)) + tail
-
-
-def flood_numbers(frames: list[str]) -> list[int]:
-    return [int(m.group(1)) for frame in frames if (m := FLOOD_MARK.match(frame))]
-
-
-def small_receive_buffer(port: int) -> sockets_module.socket:
-    """A TCP connection to the server whose kernel receive buffer is 4 KB, so
-    that a client that stops reading fills it at once."""
-    raw = sockets_module.socket(sockets_module.AF_INET, sockets_module.SOCK_STREAM)
-    raw.setsockopt(sockets_module.SOL_SOCKET, sockets_module.SO_RCVBUF, 4096)
-    raw.settimeout(10)
-    raw.connect(("127.0.0.1", port))
-    return raw
-
-
-def stalled_socket(tab: Tab, topic_id: int):
-    """The page's live socket (as Tab.live_socket opens it) on a 4 KB receive
-    buffer, through a client that holds one frame and reads no more from the
-    network until the test takes it (websockets' max_queue)."""
-    ws_url = tab.base_url.replace("http://", "ws://", 1)
-    return connect(
-        f"{ws_url}/ws/live/?topic={topic_id}&lang=en",
-        sock=small_receive_buffer(tab.port),
-        max_queue=1,
-        origin=tab.base_url,
-        additional_headers={
-            "Cookie": f"{settings.SESSION_COOKIE_NAME}={tab.session_key}"
-        },
-        open_timeout=OPEN_TIMEOUT,
-        close_timeout=2,
-    )
-
-
-def scrape(server) -> dict[str, float]:
-    """The server's /metrics, read with the token: each figure's value."""
-    page = Tab(server.url, "").request(
-        "GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
-    )
-    assert page.status == 200, (page.status, page.text[:2000])
-    return {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(page.text)
-        for sample in family.samples
-    }
 
 
 def test_a_socket_that_stops_reading_is_evicted_with_1013(
@@ -264,7 +208,7 @@ def test_a_socket_that_stops_reading_is_evicted_with_1013(
     ben_tab = Tab(server.url, session_key(ben))
     stalled = sockets.enter_context(stalled_socket(ben_tab, topic.pk))
     reading = sockets.enter_context(ben_tab.live_socket(topic.pk))
-    assert scrape(server)["enishi_live_sockets"] == 2
+    assert scrape(server, METRICS_TOKEN)["enishi_live_sockets"] == 2
     server_process = psutil.Process(server.popen.pid)
     memory_before = server_process.memory_info().rss
 
@@ -294,7 +238,7 @@ def test_a_socket_that_stops_reading_is_evicted_with_1013(
     memory_after = server_process.memory_info().rss
 
     assert flood_numbers(received) == list(range(FLOOD_FRAMES))
-    figures = scrape(server)
+    figures = scrape(server, METRICS_TOKEN)
     assert figures["enishi_live_evictions_total"] == 1
     assert figures["enishi_live_sockets"] == 1
     assert figures["enishi_live_backlog_frames"] == 0
