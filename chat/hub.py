@@ -549,12 +549,13 @@ class Hub:
         started = outlet.started
         outlet.drop()
         self.leave_all(outlet)
-        if started and not outlet.closing_with(code):
-            self._spawn(outlet.consumer.close(code=code))
-        else:
+        if not started:
             # Still connecting: the consumer accepts it, then closes it with
             # this code (a close before accepting reaches the page as 1006).
             outlet.close_code = code
+        elif not outlet.closing_with(code):
+            # The outlet did not close it itself: the consumer's ASGI close.
+            self._spawn(outlet.consumer.close(code=code))
 
     # --- The layer ---------------------------------------------------------
 

@@ -544,11 +544,15 @@ async def test_an_evicted_socket_that_never_reads_again_is_dropped(
 
 def make_run(server: str | None) -> subprocess.CompletedProcess:
     """`make -n run` (what it would run, without running it) with SERVER, or
-    without SERVER anywhere (the environment's is left out too)."""
-    command = ["make", "-n", "run", "PORT=8000"]
+    without SERVER anywhere (the environment's is left out too). As typed at
+    a shell: under `make test` (CI's .ci/run) the environment carries the
+    outer make's MAKELEVEL and MAKEFLAGS, and a nested make then prints its
+    "Entering directory" lines."""
+    command = ["make", "--no-print-directory", "-n", "run", "PORT=8000"]
     if server is not None:
         command.append(f"SERVER={server}")
-    env = {name: value for name, value in os.environ.items() if name != "SERVER"}
+    outer_make = {"SERVER", "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
+    env = {name: value for name, value in os.environ.items() if name not in outer_make}
     return subprocess.run(
         command,
         cwd=ROOT,
