@@ -264,8 +264,8 @@ class BlockQuerySet(models.QuerySet):
 
     def hidden_id_set(self, member) -> frozenset[int]:
         """hidden_ids_for, evaluated: for checks in Python (templates, the
-        live consumer's per-frame filter)."""
-        return frozenset(self.hidden_ids_for(member).values_list("pk", flat=True))
+        live hub's per-frame filter)."""
+        return self.hidden_id_sets([member.pk])[member.pk]
 
     def hidden_id_sets(self, member_ids) -> dict[int, frozenset[int]]:
         """hidden_id_set for each of several members, in one query (the live

@@ -48,10 +48,9 @@ def wanted_topics(topic_ids) -> list[int]:
     return list(dict.fromkeys(_topic_id(topic_id) for topic_id in topic_ids))
 
 
-def readable_topic_pairs(member_ids, topic_ids) -> set[tuple[int, int]]:
+def _readable_topic_pairs(member_ids, topic_ids) -> set[tuple[int, int]]:
     """(member id, topic id) for each of these topics each of these members
-    may read: access_topic's rule for many members and topics in one query
-    (the live sockets opening at the same moment, project/socket_auth.py)."""
+    may read: access_topic's rule for many members and topics in one query."""
     if not member_ids or not topic_ids:
         return set()
     # One filter() call: the same membership row must be the member's and
@@ -65,6 +64,25 @@ def readable_topic_pairs(member_ids, topic_ids) -> set[tuple[int, int]]:
     )
 
 
+def access_topics_of_many(asked: dict) -> dict:
+    """access_topics for many at once (the live sockets opening at the same
+    moment, project/socket_auth.py), in one query for all: `asked` maps a key
+    to (member id, topic ids from wanted_topics); the answer maps the same key
+    to those ids, or to AccessDenied if the member may not read one of them."""
+    readable = _readable_topic_pairs(
+        {member_id for member_id, _ in asked.values()},
+        {topic for _, topics in asked.values() for topic in topics},
+    )
+    return {
+        key: (
+            topics
+            if all((member_id, topic) in readable for topic in topics)
+            else AccessDenied()
+        )
+        for key, (member_id, topics) in asked.items()
+    }
+
+
 def access_topics(member, topic_ids) -> list[int]:
     """access_topic for several topics in one query: their ids, each once, in
     the order asked, or AccessDenied (404) if the member may not read any one
@@ -74,10 +92,10 @@ def access_topics(member, topic_ids) -> list[int]:
     wanted = wanted_topics(topic_ids)
     if not wanted:
         return []
-    readable = {topic for _, topic in readable_topic_pairs([member.pk], wanted)}
-    if readable != set(wanted):
-        raise AccessDenied
-    return wanted
+    found = access_topics_of_many({member.pk: (member.pk, wanted)})[member.pk]
+    if isinstance(found, AccessDenied):
+        raise found
+    return found
 
 
 def community_to_join(member, topic_id) -> tuple[Community, Membership | None]:

@@ -16,7 +16,6 @@ from django.utils.html import escape
 
 from accounts.models import Block
 from chat import access, broadcast, hub, reconnect, socket_limit
-from communities.access import AccessDenied
 from project.socket_auth import Batched, members_of_session_keys
 
 MAX_CLIENT_FRAME = 4096
@@ -45,22 +44,19 @@ def _authorize_many(requests) -> list:
             answers.append(SessionEnded())
             continue
         try:
-            asked[index] = access.wanted_topics(topic_ids)
+            asked[index] = (member_id, access.wanted_topics(topic_ids))
         except Http404 as refused:
             answers.append(refused)
             continue
         answers.append(None)
-    member_ids = {requests[index][1] for index in asked}
-    readable = access.readable_topic_pairs(
-        member_ids, {topic for topics in asked.values() for topic in topics}
+    hidden = Block.objects.hidden_id_sets(
+        {member_id for member_id, _ in asked.values()}
     )
-    hidden = Block.objects.hidden_id_sets(member_ids)
-    for index, topics in asked.items():
-        member_id = requests[index][1]
-        if all((member_id, topic) in readable for topic in topics):
-            answers[index] = (topics, hidden[member_id])
-        else:
-            answers[index] = AccessDenied()
+    for index, topics in access.access_topics_of_many(asked).items():
+        member_id = asked[index][0]
+        answers[index] = (
+            topics if isinstance(topics, Http404) else (topics, hidden[member_id])
+        )
     return answers
 
 
@@ -109,6 +105,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             # Nothing of its groups reaches a refused socket.
             await self._release()
         await self.accept()
+        # Or while the accept went out.
         refusal = refusal or self.outlet.close_code
         if refusal is not None:
             await self.close(code=refusal)

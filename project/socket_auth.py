@@ -150,12 +150,6 @@ def members_of_session_keys(keys) -> dict:
     return _members_of(read_sessions(keys))
 
 
-def member_of_session_key(session_key: str | None):
-    """The active member of the session stored under `session_key`, read
-    afresh, or None."""
-    return members_of_session_keys([session_key]).get(session_key)
-
-
 # --- Sockets opening together share their hops --------------------------------
 
 # Requests answered by one hop at most; a crowd larger than this is served
@@ -185,7 +179,7 @@ class Batched:
         loop = asyncio.get_running_loop()
         state = self.loops.get(loop)
         if state is None:
-            state = self.loops[loop] = {"waiting": [], "running": 0}
+            state = self.loops[loop] = {"waiting": [], "running": 0, "hops": set()}
         future = loop.create_future()
         state["waiting"].append((request, future))
         if state["running"] < EXECUTOR._max_workers:
@@ -196,7 +190,10 @@ class Batched:
         batch = state["waiting"][:BATCH_MAX]
         del state["waiting"][:BATCH_MAX]
         state["running"] += 1
-        loop.create_task(self._run(loop, state, batch))
+        # Held until done: asyncio keeps only weak references to tasks.
+        hop = loop.create_task(self._run(loop, state, batch))
+        state["hops"].add(hop)
+        hop.add_done_callback(state["hops"].discard)
 
     async def _run(self, loop, state, batch) -> None:
         try:

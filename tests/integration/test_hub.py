@@ -35,7 +35,13 @@ from tests.integration.floods import (
     stalled_socket,
 )
 from tests.integration.test_layer_shards import frames_within, subscribers
-from tests.integration.web import Tab, frames_until_close, message_ids, session_key
+from tests.integration.web import (
+    Tab,
+    frames_until_close,
+    frames_until_message,
+    message_ids,
+    session_key,
+)
 
 pytestmark = [
     pytest.mark.redis,
@@ -83,20 +89,6 @@ def next_frame(socket, deadline: float) -> str:
         return socket.recv(timeout=max(deadline - time.monotonic(), 0))
     except TimeoutError:
         pytest.fail("no frame in time")
-
-
-def frames_until_ids(socket, last_id: int, deadline: float) -> list[str]:
-    """Every frame up to and including the one with message `last_id`."""
-    frames = []
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            frame = socket.recv(timeout=left)
-        except TimeoutError:
-            break
-        frames.append(frame)
-        if last_id in message_ids(frame):
-            return frames
-    pytest.fail(f"no frame with message {last_id} in time; got {frames!r}")
 
 
 # --- In order, exactly once, every local socket, across two processes ---------
@@ -160,7 +152,7 @@ def test_every_local_socket_gets_every_message_once_in_order_across_processes(
             tab.send(topic.pk, csrf, f"Message {n} from {author.nickname}")
         )
         posted.append((message_id, author.pk))
-        seen_on_reference += frames_until_ids(
+        seen_on_reference += frames_until_message(
             reference, message_id, time.monotonic() + DELIVERY_LIMIT
         )
 
@@ -170,9 +162,9 @@ def test_every_local_socket_gets_every_message_once_in_order_across_processes(
     deadline = time.monotonic() + DELIVERY_LIMIT
     received = {id(reference): seen_on_reference}
     for socket in watching[1:]:
-        received[id(socket)] = frames_until_ids(socket, everything[-1], deadline)
+        received[id(socket)] = frames_until_message(socket, everything[-1], deadline)
     for socket in blocking:
-        received[id(socket)] = frames_until_ids(socket, bens[-1], deadline)
+        received[id(socket)] = frames_until_message(socket, bens[-1], deadline)
     time.sleep(QUIET)
     for socket in watching + blocking:
         received[id(socket)] += frames_within(socket, 0)
@@ -285,7 +277,7 @@ def test_a_socket_that_stops_reading_is_evicted_and_the_page_catches_up(
     assert caught_up.status == 200, caught_up.status
     assert message_ids(caught_up.text) == [meanwhile]
     live_again = posted_id(aiko_tab.send(topic.pk, csrf, "Live again"))
-    frames_until_ids(again, live_again, time.monotonic() + DELIVERY_LIMIT)
+    frames_until_message(again, live_again, time.monotonic() + DELIVERY_LIMIT)
 
 
 # --- A Redis restart ------------------------------------------------------------
@@ -334,4 +326,4 @@ def test_after_a_redis_restart_the_process_subscribes_again_by_itself(
     message_id = posted_id(
         aiko_tab.send(topic.pk, aiko_tab.open_topic(topic.pk), "Back live")
     )
-    frames_until_ids(new, message_id, time.monotonic() + DELIVERY_LIMIT)
+    frames_until_message(new, message_id, time.monotonic() + DELIVERY_LIMIT)

@@ -37,7 +37,7 @@ from channels_redis.pubsub import RedisPubSubLoopLayer
 from chat import broadcast
 from communities.models import Topic
 from tests.factories import coffee_club
-from tests.integration.web import Tab, message_ids, session_key
+from tests.integration.web import Tab, frames_until, message_ids, session_key
 
 pytestmark = [
     pytest.mark.redis,
@@ -113,21 +113,6 @@ def wait_for_subscriptions(urls: list[str], expected: list[dict[str, int]]) -> N
         time.sleep(0.05)
     for (url, want), got in zip(pairs, seen, strict=True):
         assert got == want, f"PUBSUB NUMSUB on {url}"
-
-
-def frames_until(socket, text: str, deadline: float) -> list[str]:
-    """Every frame `socket` receives up to and including the first containing
-    `text`; fails at `deadline` (time.monotonic())."""
-    frames = []
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            frame = socket.recv(timeout=left)
-        except TimeoutError:
-            break
-        frames.append(frame)
-        if text in frame:
-            return frames
-    pytest.fail(f"no frame containing {text!r} in time; got {frames!r}")
 
 
 def frames_within(socket, seconds: float) -> list[str]:

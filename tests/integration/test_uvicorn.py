@@ -73,6 +73,7 @@ from tests.integration.web import (
     OPEN_TIMEOUT,
     Tab,
     frames_until_close,
+    frames_until_message,
     message_ids,
     session_key,
 )
@@ -114,20 +115,6 @@ def start_uvicorn(transactional_db, redis_server, tmp_path):
             server.report()
 
 
-def frames_until_id(socket, message_id: int, deadline: float) -> list[str]:
-    """Every frame up to and including the one with message `message_id`."""
-    frames = []
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            frame = socket.recv(timeout=left)
-        except TimeoutError:
-            break
-        frames.append(frame)
-        if message_id in message_ids(frame):
-            return frames
-    pytest.fail(f"no frame with message {message_id} in time; got {frames!r}")
-
-
 # --- Once, in order, and a block, on a real uvicorn process ---------------------
 
 POSTS = 10
@@ -161,15 +148,15 @@ def test_each_message_reaches_a_socket_once_in_order_and_a_block_filters(
         assert answer.status == 201, (answer.status, answer.text[:2000])
         [message_id] = message_ids(answer.text)
         posted.append(message_id)
-        frames += frames_until_id(
+        frames += frames_until_message(
             watching, message_id, time.monotonic() + DELIVERY_LIMIT
         )
     answer = ben_tab.send(topic.pk, ben_tab.open_topic(topic.pk), "From ben")
     assert answer.status == 201, (answer.status, answer.text[:2000])
     [bens] = message_ids(answer.text)
     deadline = time.monotonic() + DELIVERY_LIMIT
-    frames += frames_until_id(watching, bens, deadline)
-    held = frames_until_id(blocking, bens, deadline)
+    frames += frames_until_message(watching, bens, deadline)
+    held = frames_until_message(blocking, bens, deadline)
     time.sleep(QUIET)
     frames += frames_within(watching, 0)
     held += frames_within(blocking, 0)
@@ -260,7 +247,7 @@ def test_a_socket_that_stops_reading_is_evicted_with_1013(
     answer = aiko_tab.send(topic.pk, aiko_tab.open_topic(topic.pk), "Live again")
     assert answer.status == 201, (answer.status, answer.text[:2000])
     [message_id] = message_ids(answer.text)
-    frames_until_id(again, message_id, time.monotonic() + DELIVERY_LIMIT)
+    frames_until_message(again, message_id, time.monotonic() + DELIVERY_LIMIT)
 
 
 # --- In this process: the outlet, the backlog, the drop ---------------------------

@@ -58,6 +58,28 @@ def frames_until_close(
     pytest.fail(f"the socket was not closed within {seconds} s")
 
 
+def frames_until(socket: ClientConnection, text: str, deadline: float) -> list[str]:
+    """Every frame `socket` receives up to and including the first containing
+    `text`; fails at `deadline` (time.monotonic())."""
+    frames = []
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            frame = socket.recv(timeout=left)
+        except TimeoutError:
+            break
+        frames.append(frame)
+        if text in frame:
+            return frames
+    pytest.fail(f"no frame containing {text!r} in time; got {frames!r}")
+
+
+def frames_until_message(
+    socket: ClientConnection, message_id: int, deadline: float
+) -> list[str]:
+    """Every frame up to and including the one carrying message `message_id`."""
+    return frames_until(socket, f'<article id="message-{message_id}"', deadline)
+
+
 def message_ids(html: str) -> list[int]:
     """The ids of the messages in a page or fragment, in document order."""
     return [int(found) for found in MESSAGE_ID.findall(html)]
