@@ -226,8 +226,16 @@ class DaphneOutlet(Outlet):
         # upgraded from (Twisted allows one): this outlet takes its place and
         # passes every call on to it, so it goes on pausing the reading side
         # of a peer that does not read as before.
-        transport = self.protocol.transport
-        if not self.protocol.websocket_extensions_in_use:
+        protocol = self.protocol
+        if protocol.state != protocol.STATE_OPEN:
+            # The peer left while the consumer authorized it (a handshake
+            # that outlived the client's patience): Daphne drops the accept
+            # of a connection it has lost, and the disconnect follows. Nothing
+            # will go out; ready() stays False.
+            self.started = True
+            return
+        transport = protocol.transport
+        if not protocol.websocket_extensions_in_use:
             self.transport = transport
         self.previous = getattr(transport, "producer", None)
         try:
@@ -255,6 +263,8 @@ class DaphneOutlet(Outlet):
     def closing_with(self, code: int) -> bool:
         if code != CLOSE_TOO_SLOW:
             return False
+        if self.protocol.state != self.protocol.STATE_OPEN:
+            return True  # closed or closing already: nothing more to send
         # autobahn's sendClose accepts only 1000 and 3000-4999, and the ASGI
         # close goes through it; 1013 is the registered code for "try again
         # later" (RFC 6455, 7.4.2, and IANA's registry), which the page's ws

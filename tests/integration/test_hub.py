@@ -16,11 +16,15 @@ redis-server of the test's own, real WebSocket clients (issue 13).
 """
 
 import asyncio
+import socket as tcp
 import time
 
 import psutil
+import psycopg
 import pytest
 from channels_redis.pubsub import RedisPubSubLoopLayer
+from django.conf import settings
+from django.db import connection
 
 from accounts.models import Block
 from chat import actions, broadcast, hub
@@ -327,3 +331,55 @@ def test_after_a_redis_restart_the_process_subscribes_again_by_itself(
         aiko_tab.send(topic.pk, aiko_tab.open_topic(topic.pk), "Back live")
     )
     frames_until_message(new, message_id, time.monotonic() + DELIVERY_LIMIT)
+
+
+# --- A peer that leaves during its handshake ------------------------------------
+
+ABANDONED = 5  # sockets whose peer leaves before the consumer accepts them
+
+
+def test_a_socket_whose_peer_left_while_it_was_authorized_is_forgotten(
+    ben, start_daphnes, sockets
+):
+    """Pages open sockets; their session reads wait (the session table is
+    locked) and the peers give up and close before the consumer accepts them.
+    When the reads go through, the consumer accepts sockets Daphne has
+    already lost (Daphne drops such an accept): the hub must not start them,
+    and nothing fails. The process then counts no socket open, and a new
+    socket is live."""
+    community = coffee_club(ben)
+    topic = Topic.objects.create(community=community, title="Live chat", created_by=ben)
+    [server] = start_daphnes(1, METRICS_TOKEN=METRICS_TOKEN)
+    ben_tab = Tab(server.url, session_key(ben))
+    handshake = (
+        f"GET /ws/live/?topic={topic.pk}&lang=en HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n"
+        f"Origin: {server.url}\r\n"
+        f"Cookie: {settings.SESSION_COOKIE_NAME}={ben_tab.session_key}\r\n\r\n"
+    ).encode()
+    database = settings.DATABASES["default"]
+    with psycopg.connect(
+        host=database["HOST"] or "127.0.0.1",
+        port=database["PORT"] or 5432,
+        user=database["USER"],
+        dbname=connection.settings_dict["NAME"],
+    ) as locker:
+        locker.execute("LOCK TABLE django_session IN ACCESS EXCLUSIVE MODE")
+        for _ in range(ABANDONED):
+            with tcp.create_connection(("127.0.0.1", server.port)) as peer:
+                peer.sendall(handshake)
+                time.sleep(0.2)  # the consumer is reading the session
+        locker.commit()  # the reads go through; the consumer accepts
+    time.sleep(1.0)
+
+    log = server.log.read_text()
+    assert "Exception inside application" not in log, log[-4000:]
+    assert scrape(server, METRICS_TOKEN)["enishi_live_sockets"] == 0
+    live = sockets.enter_context(ben_tab.live_socket(topic.pk))
+    message_id = posted_id(
+        ben_tab.send(topic.pk, ben_tab.open_topic(topic.pk), "Still live")
+    )
+    frames_until_message(live, message_id, time.monotonic() + DELIVERY_LIMIT)
