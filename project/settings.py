@@ -233,7 +233,12 @@ if REDIS_URL:
             # Rate limits read the cache on every write: an unreachable Redis
             # must fail fast (the limiter then lets the write through), not
             # hold the request for the system's connect timeout.
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {
+                "socket_connect_timeout": 1,
+                "socket_timeout": 1,
+                # One pool per process, not one per request (project/cache_pool.py).
+                "pool_class": "project.cache_pool.SharedConnectionPool",
+            },
         }
     }
 else:
