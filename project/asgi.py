@@ -16,14 +16,16 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from project.body_limit import RequestBodyLimit  # noqa: E402
 from project.origins import SiteOriginValidator  # noqa: E402
+from project.request_threads import PooledRequestThreads  # noqa: E402
 from project.socket_auth import SessionMemberMiddleware  # noqa: E402
 
 # The session cookie gives the socket its member (project/socket_auth.py: on
 # threads of its own, not Channels' AuthMiddlewareStack on the one shared
-# thread).
+# thread). Requests run on threads kept from one request to the next
+# (project/request_threads.py).
 application = ProtocolTypeRouter(
     {
-        "http": RequestBodyLimit(django_asgi_app),
+        "http": RequestBodyLimit(PooledRequestThreads(django_asgi_app)),
         "websocket": SiteOriginValidator(
             SessionMemberMiddleware(URLRouter(websocket_urlpatterns))
         ),
