@@ -2,6 +2,7 @@
 live socket only pushes. Every view starts with chat.access."""
 
 import functools
+import time
 import uuid
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Block
 from chat import access, actions, fragments
+from chat.catchup import SharedReads
 from chat.models import Like, Message
 from communities.access import AccessDenied, NotAllowed
 from communities.models import TopicRead
@@ -30,6 +32,7 @@ PAGE_SIZE = 50
 # cost the server less per message (make faults).
 CATCHUP_LIMIT = 500
 SYNC_OVERLAP = timedelta(seconds=5)
+shared_reads = SharedReads(CATCHUP_LIMIT)
 
 
 def _refused(request, topic, reason: str, status: int = 400):
@@ -158,13 +161,23 @@ def message_list(request, topic_id):
     if after is None:
         return refusal(request, _("Say which messages."), 400)
     visible = Message.objects.in_topic(topic).visible_to(request.user)
-    # One indexed query (topic, -id), values only: the fragments come from
-    # the cache (chat/fragments.py), built once for every page that asks.
-    rows = list(
-        visible.filter(pk__gt=after)
-        .order_by("pk")
-        .values_list(*fragments.KEY_FIELDS, named=True)[: CATCHUP_LIMIT + 1]
-    )
+    hidden_ids = Block.objects.hidden_id_set(request.user)
+    if hidden_ids:
+        # One indexed query (topic, -id), values only: the fragments come
+        # from the cache (chat/fragments.py), built once for every page.
+        rows = list(
+            visible.filter(pk__gt=after)
+            .order_by("pk")
+            .values_list(*fragments.KEY_FIELDS, named=True)[: CATCHUP_LIMIT + 1]
+        )
+    else:
+        # Hidden from no one, this member sees the topic as every such member
+        # does: the same read serves the pages asking together (chat/catchup.py).
+        read = shared_reads.rows_after(
+            topic.pk, after, getattr(request, "arrived_at", time.monotonic())
+        )
+        rows = list(read.rows)
+        now = min(now, read.taken_at)
     more = len(rows) > CATCHUP_LIMIT
     rows = rows[:CATCHUP_LIMIT]
     changed = []
@@ -184,7 +197,6 @@ def message_list(request, topic_id):
         )
         .values_list("message_id", flat=True)
     )
-    hidden_ids = Block.objects.hidden_id_set(request.user)
     response = TemplateResponse(
         request,
         "chat/topic_detail.html#catchup",

@@ -74,6 +74,7 @@ class LoadSheddingMiddleware:
             return self.__acall__(request)
         if not _sheds(request):
             return self.get_response(request)
+        request.arrived_at = time.monotonic()  # chat/catchup.py
         if not self.gate.acquire(timeout=settings.SHED_WAIT):
             return busy()
         try:
@@ -84,6 +85,7 @@ class LoadSheddingMiddleware:
     async def __acall__(self, request):
         if not _sheds(request):
             return await self.get_response(request)
+        request.arrived_at = time.monotonic()  # chat/catchup.py
         loop = asyncio.get_running_loop()
         gate = self.gates.get(loop)
         if gate is None:
