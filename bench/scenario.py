@@ -375,6 +375,10 @@ def evaluate(run: Run, tabs: list[Tab], rows: list[tuple[int, str]]) -> dict:
             f"{n * bucket:g}-{(n + 1) * bucket:g}": count
             for n, count in sorted(by_time.items())
         },
+        "live_by_time_s": {
+            f"{n * bucket:g}-{(n + 1) * bucket:g}": count
+            for n, count in sorted(run.live_by_time.items())
+        },
         "tabs_at_end": run.end_states,
         "duplicates": {
             "rows": sum(len(ids) - 1 for ids in rows_of.values()),
@@ -458,6 +462,7 @@ def describe(result: dict) -> list[str]:
         f"reloads {result['reloads']}",
         f"at the end: {result['tabs_at_end']}; missing by when posted (s): "
         f"{result['missing_by_post_time_s']}",
+        f"new messages that came live, by when (s): {result['live_by_time_s']}",
         f"harness: CPU {result['harness']['cpu_pct']}%, its loop late by "
         f"p99 {result['harness']['loop_lag_p99_ms']} ms, max "
         f"{result['harness']['loop_lag_max_ms']} ms; its own errors "

@@ -166,6 +166,9 @@ class Run:
     catchup_already_shown: int = 0
     catchup_bytes: int = 0
     frame_duplicates: int = 0
+    # New messages that arrived live, by when (s from t0, in bucket_s): where
+    # the live path stalled.
+    live_by_time: collections.Counter = field(default_factory=collections.Counter)
     faults_done: list = field(default_factory=list)
     # Exceptions the tabs did not expect: the harness's own failures.
     harness_errors: collections.Counter = field(default_factory=collections.Counter)
@@ -502,6 +505,7 @@ class Tab:
                 run.frame_duplicates += 1
                 continue
             seen.add(message_id)
+            run.live_by_time[int((now - run.t0) // run.bucket_s)] += 1
             if (
                 mark is not None
                 and (run.first_fault_at is None or now < run.first_fault_at)

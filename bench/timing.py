@@ -37,6 +37,9 @@ class TimingMiddleware:
                         (getattr(request, "admitted_at", started) - started) * 1000, 2
                     ),
                     "pid": os.getpid(),
+                    "bytes": 0 if response.streaming else len(response.content),
+                    "query": request.META.get("QUERY_STRING", "")[:200],
+                    "cursor": response.get("X-Cursor"),
                 }
             )
             + "\n"
