@@ -51,6 +51,7 @@ import uuid
 import weakref
 
 from channels.layers import get_channel_layer
+from twisted.internet import tcp
 from websockets.frames import Frame as WireFrame
 from websockets.frames import Opcode
 from websockets.protocol import State
@@ -202,7 +203,7 @@ class DaphneOutlet(Outlet):
     Twisted transport tells when its buffer is full (the producer API:
     pauseProducing past 64 KB, resumeProducing once it has drained)."""
 
-    __slots__ = ("protocol", "paused", "previous", "transport")
+    __slots__ = ("protocol", "paused", "previous", "transport", "direct")
 
     def __init__(self, consumer, protocol):
         super().__init__(consumer)
@@ -213,6 +214,7 @@ class DaphneOutlet(Outlet):
         # extension (permessage-deflate) was negotiated, which autobahn's
         # sendPreparedMessage then handles (Daphne offers none).
         self.transport = None
+        self.direct = False
 
     def ready(self) -> bool:
         return (
@@ -237,6 +239,9 @@ class DaphneOutlet(Outlet):
         transport = protocol.transport
         if not protocol.websocket_extensions_in_use:
             self.transport = transport
+            # A plain TCP connection (not TLS, whose transport encrypts what
+            # it is given): its socket may be written to directly.
+            self.direct = isinstance(transport, tcp.Connection)
         self.previous = getattr(transport, "producer", None)
         try:
             if self.previous is not None:
@@ -255,10 +260,39 @@ class DaphneOutlet(Outlet):
             # What sendPreparedMessage does without an extension, less its
             # per-call debug log, whose arguments autobahn builds eagerly:
             # a tenth of the fan-out's time (make bench --profile).
-            self.transport.write(prepared.payloadHybi)
+            self.send(prepared.payloadHybi)
         else:
             protocol.sendPreparedMessage(prepared)
         counters.deliveries += 1
+
+    def send(self, data: bytes) -> None:
+        """Into the socket at once when Twisted holds nothing for it, and
+        only what the kernel did not take into Twisted's buffer. Twisted's
+        write always buffers and registers the socket with the event loop as
+        a writer, to write on the next turn and unregister it: two epoll_ctl
+        calls and a turn for every frame of every socket, a quarter of the
+        event loop's time under make faults (py-spy), where asyncio's own
+        transports try the socket first. Order is kept: nothing is written
+        here while Twisted has bytes of this connection waiting."""
+        transport = self.transport
+        if (
+            self.direct
+            and transport.connected
+            and not transport.disconnecting
+            and not transport._writeDisconnected
+            and not transport._tempDataLen
+            and transport.offset == len(transport.dataBuffer)
+        ):
+            try:
+                sent = transport.socket.send(data)
+            except OSError:
+                # Would block, or the connection failed: Twisted's write
+                # finds out and reports it as it always does.
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+        transport.write(data)
 
     def closing_with(self, code: int) -> bool:
         if code != CLOSE_TOO_SLOW:
