@@ -7,15 +7,17 @@ the topic's row lock before the message's id, so a send that started later
 cannot commit a higher id while an earlier one is still open.
 
 PostgreSQL, real transactions in two threads: the first send is held open
-right after its insert; the second must neither be visible nor take a lower
-id until the first commits.
+right after its insert (a trigger of the test's waits for an advisory lock
+the test holds); the second must neither be visible nor take a lower id until
+the first commits.
 """
 
 import threading
+import time
 
+import psycopg
 import pytest
 from django.db import connection
-from django.db.models.signals import post_save
 
 from chat import actions
 from chat.models import Message
@@ -25,6 +27,44 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 HELD = 10  # seconds, the most any step here waits
 SECOND_SEND_GRACE = 1.0  # seconds the second send gets to (wrongly) commit
+GATE = 7413  # the advisory lock the first send's insert waits for
+
+HOLD_FIRST = f"""
+CREATE FUNCTION test_hold_first() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.body = 'first' THEN
+        PERFORM pg_advisory_xact_lock({GATE});
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_hold_first AFTER INSERT ON chat_message
+FOR EACH ROW EXECUTE FUNCTION test_hold_first();
+"""
+UNHOLD = """
+DROP TRIGGER IF EXISTS test_hold_first ON chat_message;
+DROP FUNCTION IF EXISTS test_hold_first();
+"""
+
+
+def other_connection():
+    settings = connection.settings_dict
+    return psycopg.connect(
+        host=settings["HOST"] or "127.0.0.1",
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        dbname=settings["NAME"],
+        autocommit=True,
+    )
+
+
+def first_send_waiting(gate) -> bool:
+    """Whether a send waits for the gate (inside its insert)."""
+    waiting = gate.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+        "AND objid = %s AND NOT granted",
+        [GATE],
+    ).fetchone()[0]
+    return waiting == 1
 
 
 def send(author, topic, body, results):
@@ -45,15 +85,10 @@ def send(author, topic, body, results):
 def test_a_later_send_never_commits_an_id_below_or_around_an_open_one(
     member, membership, other_member, other_membership, topic
 ):
-    inserted, release = threading.Event(), threading.Event()
-
-    def hold_first(sender, instance, created, **kwargs):
-        # Inside the first send's transaction, right after its insert.
-        if created and instance.body == "first":
-            inserted.set()
-            release.wait(HELD)
-
-    post_save.connect(hold_first, sender=Message)
+    with connection.cursor() as cursor:
+        cursor.execute(HOLD_FIRST)
+    gate = other_connection()
+    gate.execute("SELECT pg_advisory_lock(%s)", [GATE])
     results = {}
     first = threading.Thread(target=send, args=(member, topic, "first", results))
     second = threading.Thread(
@@ -61,7 +96,10 @@ def test_a_later_send_never_commits_an_id_below_or_around_an_open_one(
     )
     try:
         first.start()
-        assert inserted.wait(HELD)
+        deadline = time.monotonic() + HELD
+        while not first_send_waiting(gate):
+            assert time.monotonic() < deadline, "the first send never inserted"
+            time.sleep(0.01)
         second.start()
         second.join(SECOND_SEND_GRACE)
 
@@ -73,9 +111,11 @@ def test_a_later_send_never_commits_an_id_below_or_around_an_open_one(
             == []
         )
     finally:
-        release.set()
+        gate.execute("SELECT pg_advisory_unlock(%s)", [GATE])
         first.join(HELD)
         second.join(HELD)
-        post_save.disconnect(hold_first, sender=Message)
+        gate.close()
+        with connection.cursor() as cursor:
+            cursor.execute(UNHOLD)
 
     assert results["first"] < results["second"]
