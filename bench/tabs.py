@@ -32,7 +32,12 @@ static/js/chat.js, static/js/live.js and htmx's ws extension:
 
 Tabs reach the servers as a load balancer's clients would: each has a home
 server, and a connection its home refuses (a killed process) goes to the next
-one. A Poster posts with the composer's htmx request (session and CSRF
+one. The balancer is one that routes each HTTP request (nginx, HAProxy in
+HTTP mode, a PaaS router): a request goes to the tab's home whenever it
+answers, so a connection to another server is not kept for the next
+request, and a restarted home gets its tabs' requests back at once. (Kept,
+as a balancer passing TCP through would, every request of a tab whose home
+died stayed on the survivor for the rest of the run.) A Poster posts with the composer's htmx request (session and CSRF
 cookies, X-CSRFToken, HX-Request, a fresh client_id), one post at a time as
 `hx-sync="this:queue all"` sends them, each body carrying a unique marker
 `fault-p<poster>-s<seq>-end`.
@@ -261,7 +266,7 @@ class Browser:
             except BaseException:
                 conn.close()
                 raise
-            if keep:
+            if keep and port == self.site.ports_from(self.home)[0]:
                 self.idle.append((conn, port))
             else:
                 conn.close()
