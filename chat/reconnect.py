@@ -31,11 +31,14 @@ MAX_SPREAD_MS = 10_000
 # While this process has lost Redis (chat/layers.py, live.degraded) its pages
 # fetch what is new over HTTP, each once per poll interval at a random phase.
 # The interval grows with the sockets the process holds, so that together
-# they ask about 40 times a second, about what one process answers while it
-# also takes the posts (make faults: a catch-up costs it 25 to 100 ms of one
-# core; at one ask per 10 ms between them the gate stayed full and answered
-# 503s), and a page asks at least every 2 s.
-POLL_MS_PER_SOCKET = 25
+# they ask about 20 times a second whatever their number: a poll costs a
+# process 14 ms of CPU plus 16 us a message it brings (a Daphne process
+# hammered with catch-ups on a 2-core AMD EPYC machine), so 20 a second
+# leave it most of a core for the posts and the page loads. At 40 a second
+# (25 ms a socket) the polls alone filled one process in make faults, their
+# answers waited seconds for the gate and grew with the wait. A page asks at
+# least every 2 s.
+POLL_MS_PER_SOCKET = 50
 MIN_POLL_MS = 2_000
 
 _open_sockets = 0

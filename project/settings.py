@@ -155,10 +155,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # DB_POOL_MAX_SIZE: sends and pages need connections too. A catch-up spends
 # about half its time waiting on PostgreSQL, so 4 at a time keep a process
 # busy where 2 left it waiting; and a 503 costs the page a retry seconds
-# later, so a request rather waits 10 s for its place (make faults: 2 and
-# 5 s answered 400 to 1,400 of 3,000 catch-ups 503, 4 and 10 s 32).
+# later and a place at the back of the queue, so a request rather waits
+# for its place: 15 s, the longest wait after a restart of a process holding
+# 300 pages (make faults: 2 and 5 s answered 400 to 1,400 of 3,000
+# catch-ups 503; 10 s between 143 and 1,100 as the waits grew with each
+# fault; 15 s none).
 SHED_CONCURRENCY = env.int("SHED_CONCURRENCY", default=4)
-SHED_WAIT = env.float("SHED_WAIT", default=10.0)
+SHED_WAIT = env.float("SHED_WAIT", default=15.0)
 SHED_RETRY_AFTER = env.int("SHED_RETRY_AFTER", default=2)
 
 REDIS_URL = env.str("REDIS_URL", default="")
