@@ -292,7 +292,7 @@ def test_the_page_tells_its_live_socket_the_spread(
     ("open_sockets", "poll"),
     [
         (0, reconnect.MIN_POLL_MS),
-        (80, reconnect.MIN_POLL_MS),
+        (40, reconnect.MIN_POLL_MS),
         (300, 300 * reconnect.POLL_MS_PER_SOCKET),
         (10_000, 10_000 * reconnect.POLL_MS_PER_SOCKET),
     ],
@@ -304,4 +304,4 @@ def test_pages_poll_no_more_often_than_every_2_s_and_slower_with_more_sockets(
 
     assert reconnect.poll_ms() == poll
     assert reconnect.MIN_POLL_MS == 2000
-    assert reconnect.POLL_MS_PER_SOCKET == 25
+    assert reconnect.POLL_MS_PER_SOCKET == 50
