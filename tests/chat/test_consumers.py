@@ -248,7 +248,8 @@ async def test_a_layer_outage_tells_the_page_to_poll_and_keeps_the_socket(
     await layer.group_send(broadcast.user_group(member.pk), {"type": "live.degraded"})
 
     assert await socket.receive_from() == (
-        '<template id="live-degraded" data-poll="4500"></template>'
+        f'<template id="live-degraded" data-poll="{180 * reconnect.POLL_MS_PER_SOCKET}">'
+        "</template>"
     )
     # The socket stays open: it is the layer, not the socket, that failed.
     html = '<span id="badge-notifications">1</span>'
