@@ -37,8 +37,10 @@ HTTP mode, a PaaS router): a request goes to the tab's home whenever it
 answers, so a connection to another server is not kept for the next
 request, and a restarted home gets its tabs' requests back at once. (Kept,
 as a balancer passing TCP through would, every request of a tab whose home
-died stayed on the survivor for the rest of the run.) A Poster posts with the composer's htmx request (session and CSRF
-cookies, X-CSRFToken, HX-Request, a fresh client_id), one post at a time as
+died stayed on the survivor for the rest of the run.)
+
+A Poster posts with the composer's htmx request (session and CSRF cookies,
+X-CSRFToken, HX-Request, a fresh client_id), one post at a time as
 `hx-sync="this:queue all"` sends them, each body carrying a unique marker
 `fault-p<poster>-s<seq>-end`.
 

@@ -247,9 +247,9 @@ async def test_a_layer_outage_tells_the_page_to_poll_and_keeps_the_socket(
 
     await layer.group_send(broadcast.user_group(member.pk), {"type": "live.degraded"})
 
+    poll = 180 * reconnect.POLL_MS_PER_SOCKET
     assert await socket.receive_from() == (
-        f'<template id="live-degraded" data-poll="{180 * reconnect.POLL_MS_PER_SOCKET}">'
-        "</template>"
+        f'<template id="live-degraded" data-poll="{poll}"></template>'
     )
     # The socket stays open: it is the layer, not the socket, that failed.
     html = '<span id="badge-notifications">1</span>'
