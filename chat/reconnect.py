@@ -18,11 +18,11 @@ event loop's thread.
 
 # How fast one process takes sockets in: one Daphne process accepted 1,000
 # sockets opening at once, each with its session, two topics and its member's
-# limit to check, in 6 to 10 s on a 2-CPU machine it shared with PostgreSQL,
-# Redis and the 1,000 clients (tests/integration/test_socket_storm.py and the
-# same storm by hand, several runs): 6 to 10 ms a socket. Spreading a
-# process's reconnects over 10 ms a socket brings them back no faster than
-# the slowest of those runs took them in, leaving room for the catch-up each
+# limit to check, in 6 to 10 s before sockets opening together shared their
+# database hops (project/socket_auth.py), and in 2 to 4.4 s since (make bench,
+# on a 2-CPU machine it shared with PostgreSQL, Redis and the 1,000 clients).
+# Spreading a process's reconnects over 10 ms a socket brings them back
+# slower than the process takes them in, leaving room for the catch-up each
 # page then makes; 1,000 sockets or more reach the 10 s ceiling.
 MS_PER_SOCKET = 10
 MIN_SPREAD_MS = 500
