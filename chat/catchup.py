@@ -43,6 +43,17 @@ WAIT_FOR_READ = 5.0  # seconds
 MAX_READS = 256
 
 
+def rows_after(messages, after: int, limit: int) -> tuple:
+    """The catch-up read: the messages of `messages` after `after`, in id
+    order, up to limit + 1 (one more says there are more), as plain values
+    (fragments.KEY_FIELDS). One indexed query (topic, -id)."""
+    return tuple(
+        messages.filter(pk__gt=after)
+        .order_by("pk")
+        .values_list(*fragments.KEY_FIELDS, named=True)[: limit + 1]
+    )
+
+
 @dataclass(frozen=True)
 class Read:
     began: float  # monotonic
@@ -91,11 +102,7 @@ class SharedReads:
 
     def _read(self, topic_id: int, after: int) -> tuple:
         self.reads += 1
-        return tuple(
-            Message.objects.filter(topic_id=topic_id, pk__gt=after)
-            .order_by("pk")
-            .values_list(*fragments.KEY_FIELDS, named=True)[: self.limit + 1]
-        )
+        return rows_after(Message.objects.filter(topic_id=topic_id), after, self.limit)
 
     def _keep(self, key, read: Read) -> None:
         kept = self._reads.get(key)
@@ -107,7 +114,3 @@ class SharedReads:
                 del self._reads[stale]
             while len(self._reads) > MAX_READS:
                 del self._reads[min(self._reads, key=lambda k: self._reads[k].began)]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._reads.clear()

@@ -216,28 +216,27 @@ class DaphneOutlet(Outlet):
         self.transport = None
         self.direct = False
 
+    def open(self) -> bool:
+        """The handshake done, no close sent or received."""
+        return self.protocol.state == self.protocol.STATE_OPEN
+
     def ready(self) -> bool:
-        return (
-            self.started
-            and not self.paused
-            and self.protocol.state == self.protocol.STATE_OPEN
-        )
+        return self.started and not self.paused and self.open()
 
     def start(self) -> None:
         # The transport's producer is still the HTTP channel the socket was
         # upgraded from (Twisted allows one): this outlet takes its place and
         # passes every call on to it, so it goes on pausing the reading side
         # of a peer that does not read as before.
-        protocol = self.protocol
-        if protocol.state != protocol.STATE_OPEN:
+        if not self.open():
             # The peer left while the consumer authorized it (a handshake
             # that outlived the client's patience): Daphne drops the accept
             # of a connection it has lost, and the disconnect follows. Nothing
             # will go out; ready() stays False.
             self.started = True
             return
-        transport = protocol.transport
-        if not protocol.websocket_extensions_in_use:
+        transport = self.protocol.transport
+        if not self.protocol.websocket_extensions_in_use:
             self.transport = transport
             # A plain TCP connection (not TLS, whose transport encrypts what
             # it is given): its socket may be written to directly.
@@ -297,7 +296,7 @@ class DaphneOutlet(Outlet):
     def closing_with(self, code: int) -> bool:
         if code != CLOSE_TOO_SLOW:
             return False
-        if self.protocol.state != self.protocol.STATE_OPEN:
+        if not self.open():
             return True  # closed or closing already: nothing more to send
         # autobahn's sendClose accepts only 1000 and 3000-4999, and the ASGI
         # close goes through it; 1013 is the registered code for "try again

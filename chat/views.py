@@ -16,8 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Block
-from chat import access, actions, fragments
-from chat.catchup import SharedReads
+from chat import access, actions, catchup, fragments
 from chat.models import Like, Message
 from communities.access import AccessDenied, NotAllowed
 from communities.models import TopicRead
@@ -32,7 +31,7 @@ PAGE_SIZE = 50
 # cost the server less per message (make faults).
 CATCHUP_LIMIT = 500
 SYNC_OVERLAP = timedelta(seconds=5)
-shared_reads = SharedReads(CATCHUP_LIMIT)
+shared_reads = catchup.SharedReads(CATCHUP_LIMIT)
 
 
 def _refused(request, topic, reason: str, status: int = 400):
@@ -163,13 +162,9 @@ def message_list(request, topic_id):
     visible = Message.objects.in_topic(topic).visible_to(request.user)
     hidden_ids = Block.objects.hidden_id_set(request.user)
     if hidden_ids:
-        # One indexed query (topic, -id), values only: the fragments come
-        # from the cache (chat/fragments.py), built once for every page.
-        rows = list(
-            visible.filter(pk__gt=after)
-            .order_by("pk")
-            .values_list(*fragments.KEY_FIELDS, named=True)[: CATCHUP_LIMIT + 1]
-        )
+        # Values only: the fragments come from the cache (chat/fragments.py),
+        # built once for every page.
+        rows = list(catchup.rows_after(visible, after, CATCHUP_LIMIT))
     else:
         # Hidden from no one, this member sees the topic as every such member
         # does: the same read serves the pages asking together (chat/catchup.py).

@@ -95,3 +95,19 @@ def chromium_path() -> str:
     if not path:
         missing(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     return path
+
+
+def postgres_connection(**options):
+    """A PostgreSQL connection of the test's own to the test database, beside
+    Django's (to hold a lock while the code under test runs)."""
+    import psycopg
+    from django.db import connection
+
+    database = connection.settings_dict
+    return psycopg.connect(
+        host=database["HOST"] or "127.0.0.1",
+        port=database["PORT"] or 5432,
+        user=database["USER"],
+        dbname=database["NAME"],
+        **options,
+    )

@@ -15,13 +15,13 @@ the first commits.
 import threading
 import time
 
-import psycopg
 import pytest
 from django.db import connection
 
 from chat import actions
 from chat.models import Message
 from communities.models import Membership
+from tests import services
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -44,17 +44,6 @@ UNHOLD = """
 DROP TRIGGER IF EXISTS test_hold_first ON chat_message;
 DROP FUNCTION IF EXISTS test_hold_first();
 """
-
-
-def other_connection():
-    settings = connection.settings_dict
-    return psycopg.connect(
-        host=settings["HOST"] or "127.0.0.1",
-        port=settings["PORT"] or 5432,
-        user=settings["USER"],
-        dbname=settings["NAME"],
-        autocommit=True,
-    )
 
 
 def first_send_waiting(gate) -> bool:
@@ -87,7 +76,7 @@ def test_a_later_send_never_commits_an_id_below_or_around_an_open_one(
 ):
     with connection.cursor() as cursor:
         cursor.execute(HOLD_FIRST)
-    gate = other_connection()
+    gate = services.postgres_connection(autocommit=True)
     gate.execute("SELECT pg_advisory_lock(%s)", [GATE])
     results = {}
     first = threading.Thread(target=send, args=(member, topic, "first", results))

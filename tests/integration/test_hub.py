@@ -20,16 +20,15 @@ import socket as tcp
 import time
 
 import psutil
-import psycopg
 import pytest
 from channels_redis.pubsub import RedisPubSubLoopLayer
 from django.conf import settings
-from django.db import connection
 
 from accounts.models import Block
 from chat import actions, broadcast, hub
 from chat.layers import ResyncingRedisPubSubChannelLayer
 from communities.models import Topic
+from tests import services
 from tests.factories import coffee_club
 from tests.integration.floods import (
     FRAME_BYTES,
@@ -360,13 +359,7 @@ def test_a_socket_whose_peer_left_while_it_was_authorized_is_forgotten(
         f"Origin: {server.url}\r\n"
         f"Cookie: {settings.SESSION_COOKIE_NAME}={ben_tab.session_key}\r\n\r\n"
     ).encode()
-    database = settings.DATABASES["default"]
-    with psycopg.connect(
-        host=database["HOST"] or "127.0.0.1",
-        port=database["PORT"] or 5432,
-        user=database["USER"],
-        dbname=connection.settings_dict["NAME"],
-    ) as locker:
+    with services.postgres_connection() as locker:
         locker.execute("LOCK TABLE django_session IN ACCESS EXCLUSIVE MODE")
         for _ in range(ABANDONED):
             with tcp.create_connection(("127.0.0.1", server.port)) as peer:
