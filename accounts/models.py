@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import nicknames
+from accounts.audience import Audience
 from accounts.signals import access_narrowed
 
 
@@ -96,6 +97,26 @@ class Member(AbstractBaseUser, PermissionsMixin):
     nickname_skeleton = models.TextField(unique=True, editable=False)
     introduction = models.TextField(_("self-introduction"), max_length=2000, blank=True)
     avatar = models.FileField(upload_to="avatars/", blank=True)
+    # Who may read the self-introduction and the friend list; the audience
+    # new diary entries and albums start with (accounts/audience.py).
+    introduction_audience = models.CharField(
+        _("who can see your self-introduction"),
+        max_length=8,
+        choices=Audience.choices,
+        default=Audience.FRIENDS,
+    )
+    friends_audience = models.CharField(
+        _("who can see your friend list"),
+        max_length=8,
+        choices=Audience.choices,
+        default=Audience.FRIENDS,
+    )
+    default_audience = models.CharField(
+        _("who can see new diary entries and albums"),
+        max_length=8,
+        choices=Audience.choices,
+        default=Audience.FRIENDS,
+    )
     invited_by = models.ForeignKey(
         "self",
         verbose_name=_("invited by"),

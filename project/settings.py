@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "chat",
     "communities",
     "presence",
+    "diary",
+    "photos",
     # Last: its ready() connects to the models of the apps above.
     "project",
 ]

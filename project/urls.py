@@ -53,6 +53,8 @@ urlpatterns = [
     ),
     path("communities/", include("communities.urls")),
     path("notifications/", include("presence.urls")),
+    path("diary/", include("diary.urls")),
+    path("photos/", include("photos.urls")),
     path("", include("chat.urls")),
     path("", include("accounts.urls")),
 ]
