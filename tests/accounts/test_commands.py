@@ -10,9 +10,11 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from accounts.models import Friendship, Invitation, Member
+from diary.models import Entry
 from tests.accounts.helpers import logged_in_member_id
 
-DEMO_NICKNAMES = {"aiko", "ben", "chika", "daichi"}
+CIRCLE = {"aiko", "ben", "chika", "daichi"}
+DEMO_NICKNAMES = CIRCLE | {"eri", "fumi"}
 DEMO_PASSWORD = "enishi-demo"
 NEW_PASSWORD = "kumo-no-ue-de-odoru"
 
@@ -79,7 +81,7 @@ def test_printed_link_lets_the_first_member_join(db):
 # --- seed_demo ----------------------------------------------------------------------
 
 
-def test_seed_demo_creates_four_members_who_are_all_friends(db, settings):
+def test_seed_demo_creates_a_circle_of_four_a_friend_of_one_and_a_loner(db, settings):
     settings.DEBUG = True
 
     out, _err = run("seed_demo")
@@ -87,7 +89,10 @@ def test_seed_demo_creates_four_members_who_are_all_friends(db, settings):
     members = Member.objects.filter(nickname__in=DEMO_NICKNAMES)
     assert set(members.values_list("nickname", flat=True)) == DEMO_NICKNAMES
     pairs = set(Friendship.objects.values_list("member__nickname", "friend__nickname"))
-    assert pairs == set(permutations(DEMO_NICKNAMES, 2))
+    assert pairs == set(permutations(CIRCLE, 2)) | {
+        ("eri", "chika"),
+        ("chika", "eri"),
+    }
     assert DEMO_PASSWORD in out
     for nickname in DEMO_NICKNAMES:
         assert nickname in out
@@ -112,8 +117,10 @@ def test_seed_demo_run_twice_creates_nothing_more(db, settings):
     run("seed_demo")
 
     assert row_counts() == first
-    assert first["accounts.Member"] == 4
-    assert first["accounts.Friendship"] == 12
+    assert first["accounts.Member"] == 6
+    assert first["accounts.Friendship"] == 14
+    assert first["diary.Entry"] == 6
+    assert first["photos.Album"] == 2
 
 
 def test_seed_demo_keeps_members_who_already_exist(member_factory, settings):
@@ -123,7 +130,30 @@ def test_seed_demo_keeps_members_who_already_exist(member_factory, settings):
     run("seed_demo")
 
     assert Member.objects.get(nickname="aiko").pk == aiko.pk
-    assert Member.objects.count() == 4
+    assert Member.objects.count() == 6
+
+
+def test_seed_demo_diaries_reach_each_member_as_their_audiences_say(db, settings):
+    settings.DEBUG = True
+    run("seed_demo")
+
+    def seen_by(nickname):
+        viewer = Member.objects.get(nickname=nickname)
+        return set(
+            Entry.objects.visible_to(viewer)
+            .exclude(author=viewer)
+            .values_list("author__nickname", "audience")
+        )
+
+    # aiko's entries: friends-only, friends of friends, only her.
+    assert seen_by("ben") >= {("aiko", "friends"), ("aiko", "fof")}
+    assert ("aiko", "me") not in seen_by("ben")
+    # eri knows chika only: aiko's friends-of-friends entry, not her friends one,
+    # and aiko sees eri's friends-of-friends entry in turn.
+    assert {a for a in seen_by("eri") if a[0] == "aiko"} == {("aiko", "fof")}
+    assert ("eri", "fof") in seen_by("aiko")
+    # fumi knows nobody: only what is for all members.
+    assert seen_by("fumi") == {("ben", "members")}
 
 
 def test_seed_demo_refuses_when_debug_is_off(db, settings):

@@ -6,11 +6,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import actions
+from accounts.audience import Audience
 from accounts.models import Member
 from chat import text
 from chat.models import Message
 from communities import actions as community_actions
 from communities.models import Community, JoinPolicy, Membership, Topic, TopicPolicy
+from diary.models import Entry
+from photos.models import Album
 
 DEMO_PASSWORD = "enishi-demo"
 DEMO_MEMBERS = {
@@ -19,6 +22,64 @@ DEMO_MEMBERS = {
     "chika": "Illustrator. 猫と珈琲。",
     "daichi": "Runs the Saturday cupping sessions. Ask me about beans.",
 }
+# Beyond the circle of four: eri knows chika only (so aiko and eri are friends
+# of friends), fumi knows nobody. Together they show every audience's reach.
+OUTER_MEMBERS = {
+    "eri": "chikaの美大時代の友達。陶芸をやっています。",
+    "fumi": "New here. Nobody I know yet.",
+}
+OUTER_FRIENDS = [("eri", "chika")]
+# (author, title, body, audience, hours ago)
+DIARY = [
+    (
+        "aiko",
+        "土曜日のカッピング",
+        "初めてのカッピング会、みんなで12種類を飲み比べました。\n"
+        "ケニアが一番好きだったかも。\nhttps://example.com/shimokita-roasters",
+        Audience.FRIENDS,
+        30,
+    ),
+    (
+        "aiko",
+        "New film camera",
+        "Found an old Olympus at the flea market.\nFirst roll is in the camera.",
+        Audience.FRIENDS_OF_FRIENDS,
+        20,
+    ),
+    (
+        "aiko",
+        "Notes to self",
+        "Buy filters. Call the roaster about the Saturday order.",
+        Audience.ONLY_ME,
+        10,
+    ),
+    (
+        "ben",
+        "Week three in Tokyo",
+        "Ordered lunch entirely in Japanese today. Small victories.",
+        Audience.MEMBERS,
+        26,
+    ),
+    (
+        "chika",
+        "猫の新作イラスト",
+        "マグカップ用の猫を描きました。土曜日に持っていきます🐈",
+        Audience.FRIENDS,
+        8,
+    ),
+    (
+        "eri",
+        "窯出し",
+        "今週の窯出し。青い釉薬がうまくいきました。",
+        Audience.FRIENDS_OF_FRIENDS,
+        5,
+    ),
+]
+# (owner, title, audience)
+ALBUMS = [
+    ("aiko", "Shimokita cafés", Audience.FRIENDS),
+    ("chika", "Sketchbook", Audience.MEMBERS),
+]
 COMMUNITY = "Shimokita Coffee Club"
 TOPIC = "Live chat"
 CHAT = [
@@ -78,6 +139,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             members = self._members()
             self._community(members)
+            self._diaries(members)
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
         for member in members.values():
             self.stdout.write(f"  {member.nickname}")
@@ -96,7 +158,35 @@ class Command(BaseCommand):
         for i, member in enumerate(listed):
             for other in listed[i + 1 :]:
                 actions.make_friends(member, other)
+        for nickname, introduction in OUTER_MEMBERS.items():
+            member = Member.objects.filter(nickname=nickname).first()
+            if member is None:
+                member = Member.objects.create_user(
+                    nickname, DEMO_PASSWORD, introduction=introduction
+                )
+            members[nickname] = member
+        for a, b in OUTER_FRIENDS:
+            actions.make_friends(members[a], members[b])
         return members
+
+    def _diaries(self, members: dict[str, Member]) -> None:
+        now = timezone.now()
+        for nickname, title, body, audience, hours in DIARY:
+            at = now - timedelta(hours=hours)
+            Entry.objects.get_or_create(
+                author=members[nickname],
+                title=title,
+                defaults={
+                    "body": body,
+                    "audience": audience,
+                    "created_at": at,
+                    "updated_at": at,
+                },
+            )
+        for nickname, title, audience in ALBUMS:
+            Album.objects.get_or_create(
+                owner=members[nickname], title=title, defaults={"audience": audience}
+            )
 
     def _community(self, members: dict[str, Member]) -> None:
         community = Community.objects.filter(name=COMMUNITY).first()
