@@ -103,9 +103,17 @@ def reencode_square(uploaded, size: int) -> ContentFile:
             % {"max": settings.AVATAR_MAX_BYTES // (1024 * 1024)}
         )
     uploaded.seek(0)
-    decoding = _decoders.submit(_reencode, uploaded, size, translation.get_language())
+    return ContentFile(decode_in_turn(_reencode, uploaded, size))
+
+
+def decode_in_turn(work, *args):
+    """`work(*args)` on one of the decode threads, in the member's language; an
+    upload that waits past IMAGE_DECODE_WAIT_SECONDS for its turn is refused.
+    Every decode of an uploaded image (avatars, icons, photos) goes through here,
+    so IMAGE_DECODES_AT_ONCE bounds them all together."""
+    decoding = _decoders.submit(_in_language, translation.get_language(), work, *args)
     try:
-        return ContentFile(decoding.result(timeout=settings.IMAGE_DECODE_WAIT_SECONDS))
+        return decoding.result(timeout=settings.IMAGE_DECODE_WAIT_SECONDS)
     except FuturesTimeout:
         decoding.cancel()
         raise ImageRejected(
@@ -113,33 +121,54 @@ def reencode_square(uploaded, size: int) -> ContentFile:
         ) from None
 
 
-def _reencode(file, size: int, language: str) -> bytes:
-    # Messages are chosen in this thread: speak the member's language.
+def _in_language(language: str, work, *args):
+    # Messages are chosen in the decode thread: speak the member's language.
     with translation.override(language):
-        square = _decode_square(file, size)
+        return work(*args)
+
+
+def _reencode(file, size: int) -> bytes:
+    square = _decode_square(file, size)
     out = io.BytesIO()
     # A fresh image carries no info dict: no EXIF, GPS, XMP or comments survive.
     square.save(out, format="JPEG", quality=85, optimize=True)
     return out.getvalue()
 
 
-def _decode_square(file, size: int) -> Image.Image:
+def open_checked(
+    file,
+    *,
+    formats=ALLOWED_FORMATS,
+    max_pixels: int | None = None,
+    max_side: int | None = None,
+) -> Image.Image:
+    """`file` opened (its header read, nothing decoded yet) once it is known to
+    be an image of one of `formats` within the bounds; the caller closes it.
+    Without bounds, the avatars' (AVATAR_MAX_PIXELS, AVATAR_MAX_SIDE)."""
     try:
         image = Image.open(file)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Image.open itself refuses (or, with the filter above, raises the
         # warning for) images past Pillow's own limit, before our check runs.
-        raise _too_many_pixels() from exc
+        raise _too_many_pixels(max_pixels) from exc
     except Exception as exc:
         # Not only OSError: a PNG whose text or ICC chunks inflate past Pillow's
         # limits raises ValueError, other damage SyntaxError, struct.error and
         # more. Whatever a parser says about a member's file, it is their file.
         _log_refusal(exc)
         raise ImageRejected(_("This file is not an image we can read.")) from exc
-    with image:
-        if image.format not in ALLOWED_FORMATS:
+    try:
+        if image.format not in formats:
             raise ImageRejected(_("Upload a JPEG, PNG, GIF, WebP or HEIC image."))
-        _check_dimensions(image)
+        _check_dimensions(image, max_pixels=max_pixels, max_side=max_side)
+    except BaseException:
+        image.close()
+        raise
+    return image
+
+
+def _decode_square(file, size: int) -> Image.Image:
+    with open_checked(file) as image:
         try:
             return _square(image, size)
         except Exception as exc:
@@ -147,20 +176,46 @@ def _decode_square(file, size: int) -> Image.Image:
             raise ImageRejected(_("This image is damaged and cannot be read.")) from exc
 
 
-def _check_dimensions(image: Image.Image) -> None:
+def shrink_upright(image: Image.Image, longest: int) -> Image.Image:
+    """The whole of `image` (from open_checked), decoded, as RGB on white,
+    shrunk by a whole factor to no less than REDUCING_GAP x `longest` on its
+    longest side (never enlarged) and turned upright by its EXIF orientation.
+    The caller resizes it to the sizes it keeps. A damaged image is refused."""
+    try:
+        width, height = image.size
+        if image.format == "JPEG":
+            # Decoded at 1/2, 1/4 or 1/8 scale when that still leaves enough.
+            scale = longest * REDUCING_GAP / max(width, height)
+            if scale < 1:
+                image.draft("RGB", (int(width * scale), int(height * scale)))
+        image.load()
+        orientation = image.getexif().get(ExifTags.Base.Orientation)
+        reduced = _reduce_on_white(image, (0, 0, *image.size), longest)
+        if orientation in _UPRIGHT:
+            reduced = reduced.transpose(_UPRIGHT[orientation])
+        return reduced
+    except Exception as exc:
+        _log_refusal(exc)
+        raise ImageRejected(_("This image is damaged and cannot be read.")) from exc
+
+
+def _check_dimensions(
+    image: Image.Image, *, max_pixels: int | None = None, max_side: int | None = None
+) -> None:
     """Refuse before decoding: the pixel count bounds the decoded image, each side
     bounds the per-row overhead (a 1 x 40,000,000 PNG costs 40 million rows)."""
     width, height = image.size
     max_pixels = min(
-        settings.AVATAR_MAX_PIXELS,
+        settings.AVATAR_MAX_PIXELS if max_pixels is None else max_pixels,
         settings.IMAGE_DECODE_MAX_MB * 1024 * 1024 // _decode_bytes_per_pixel(image),
     )
+    max_side = settings.AVATAR_MAX_SIDE if max_side is None else max_side
     if width * height > max_pixels:
         raise _too_many_pixels(max_pixels)
-    if max(width, height) > settings.AVATAR_MAX_SIDE:
+    if max(width, height) > max_side:
         raise ImageRejected(
             _("This image is too large (at most %(max)d pixels on a side).")
-            % {"max": settings.AVATAR_MAX_SIDE}
+            % {"max": max_side}
         )
 
 
@@ -187,7 +242,7 @@ def _reduce_on_white(
     image: Image.Image, box: tuple[int, int, int, int], size: int
 ) -> Image.Image:
     """The box of `image`, as RGB on white, shrunk by a whole factor to no less
-    than REDUCING_GAP x `size` on a side, without a full-size copy.
+    than REDUCING_GAP x `size` on its longest side, without a full-size copy.
 
     Opaque modes are averaged where they lie. Transparency, palettes and odd
     modes need converting first, and Pillow's own resize and reduce premultiply
@@ -195,12 +250,16 @@ def _reduce_on_white(
     extra memory is a few megabytes whatever the image's size.
     """
     left, top, right, bottom = box
-    side = right - left
-    factor = max(1, side // (size * REDUCING_GAP))
+    width, height = right - left, bottom - top
+    factor = max(1, max(width, height) // (size * REDUCING_GAP))
     if image.mode in _AVERAGED_AS_THEY_ARE:
         return _on_white(image.reduce(factor, box=box))
-    reduced = Image.new("RGB", (math.ceil(side / factor),) * 2, (255, 255, 255))
-    rows = max(factor, BAND_PIXELS // side // factor * factor)
+    reduced = Image.new(
+        "RGB",
+        (math.ceil(width / factor), math.ceil(height / factor)),
+        (255, 255, 255),
+    )
+    rows = max(factor, BAND_PIXELS // width // factor * factor)
     for y in range(top, bottom, rows):
         band = _on_white(image.crop((left, y, right, min(y + rows, bottom))))
         reduced.paste(band.reduce(factor), (0, (y - top) // factor))

@@ -339,6 +339,23 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 
+# Photos (photos/images.py): each file at most PHOTOS_MAX_BYTES and
+# PHOTOS_MAX_PIXELS (fewer for formats that cost more memory to decode, as for
+# avatars); a side may be longer than an avatar's so panoramas pass. Two sizes
+# are kept, by their longest side, never enlarged.
+PHOTOS_MAX_BYTES = env.int("PHOTOS_MAX_BYTES", default=10 * 1024 * 1024)
+PHOTOS_MAX_PIXELS = env.int("PHOTOS_MAX_PIXELS", default=40_000_000)
+PHOTOS_MAX_SIDE = env.int("PHOTOS_MAX_SIDE", default=20_000)
+PHOTOS_THUMBNAIL_SIZE = 320
+PHOTOS_DISPLAY_SIZE = 1280
+# Photo files are sent by the view that checks who asks (photos/views.py). In
+# production the proxy can send the bytes instead: "X-Accel-Redirect" (nginx,
+# with PHOTOS_SENDFILE_PREFIX the internal location that maps to
+# MEDIA_ROOT/photos/) or "X-Sendfile" (Apache mod_xsendfile, given the file's
+# path). Empty: the view sends the bytes itself. See docs/photos.md.
+PHOTOS_SENDFILE_HEADER = env.str("PHOTOS_SENDFILE_HEADER", default="")
+PHOTOS_SENDFILE_PREFIX = env.str("PHOTOS_SENDFILE_PREFIX", default="/protected-photos/")
+
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ja", _("Japanese"))]

@@ -1,0 +1,228 @@
+"""Writes to albums and photos.
+
+Uploads are all or nothing: every file is checked and re-encoded
+(photos/images.py) before anything is stored, so one refused file stores none
+of them. The rows are written in a transaction and the files once it commits
+(`transaction.on_commit`): a transaction rolled back, here or in a caller's
+(the diary form saves an entry and its photos together), leaves no file
+behind. Files of deleted photos go the same way, after the commit.
+"""
+
+import logging
+import secrets
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from accounts.actions import ActionRefused
+from accounts.audience import Audience
+from photos.images import ImageRejected, process_photo
+from photos.models import Album, Photo
+
+__all__ = [
+    "ActionRefused",
+    "ImageRejected",
+    "MAX_PER_ENTRY",
+    "MAX_PER_UPLOAD",
+    "add_photos",
+    "create_album",
+    "delete_album",
+    "delete_photo",
+    "update_album",
+    "update_caption",
+]
+
+logger = logging.getLogger(__name__)
+
+# A diary entry shows at most three photos (mixi's own limit).
+MAX_PER_ENTRY = 3
+# Files in one album upload: each is decoded in turn, so this bounds how long
+# one request holds a decode thread.
+MAX_PER_UPLOAD = 20
+# Photos in one album.
+MAX_PER_ALBUM = 1000
+
+
+def add_photos(
+    owner, files, *, album=None, entry=None, caption: str = ""
+) -> list[Photo]:
+    """Store `files` (uploaded files) as photos of `album` or of the diary
+    `entry`, both `owner`'s, with `caption` each. Refused (ActionRefused, or
+    ImageRejected naming the file) when there are none or too many, when the
+    album or entry is not owner's, or when any file is not an acceptable
+    image; then nothing is stored. Files are written when the transaction
+    commits."""
+    files = list(files)
+    if (album is None) == (entry is None):
+        raise ValueError("a photo goes in an album or in a diary entry")
+    container_owner_id = album.owner_id if album is not None else entry.author_id
+    if container_owner_id != owner.pk:
+        raise ActionRefused(
+            _("You can only add photos to your own albums and entries.")
+        )
+    if not files:
+        raise ActionRefused(_("Choose at least one photo."))
+    if entry is not None:
+        room = MAX_PER_ENTRY - entry.photos.count()
+        if len(files) > room:
+            raise ActionRefused(
+                ngettext(
+                    "A diary entry has at most %(max)d photo.",
+                    "A diary entry has at most %(max)d photos.",
+                    MAX_PER_ENTRY,
+                )
+                % {"max": MAX_PER_ENTRY}
+            )
+    else:
+        if len(files) > MAX_PER_UPLOAD:
+            raise ActionRefused(
+                ngettext(
+                    "Add at most %(max)d photo at a time.",
+                    "Add at most %(max)d photos at a time.",
+                    MAX_PER_UPLOAD,
+                )
+                % {"max": MAX_PER_UPLOAD}
+            )
+        if album.photos.count() + len(files) > MAX_PER_ALBUM:
+            raise ActionRefused(
+                _("An album holds at most %(max)d photos.") % {"max": MAX_PER_ALBUM}
+            )
+    # Every file is checked and re-encoded before anything is written.
+    processed = [process_photo(f) for f in files]
+    caption = caption.strip()
+    photos = []
+    pending = []
+    with transaction.atomic():
+        for result in processed:
+            thumbnail, display = _new_name(), _new_name()
+            photos.append(
+                Photo.objects.create(
+                    owner=owner,
+                    album=album,
+                    entry=entry,
+                    caption=caption,
+                    thumbnail=thumbnail,
+                    display=display,
+                    width=result.width,
+                    height=result.height,
+                )
+            )
+            pending += [(thumbnail, result.thumbnail), (display, result.display)]
+        photo_ids = [photo.pk for photo in photos]
+        transaction.on_commit(lambda: _write_files(pending, photo_ids))
+    return photos
+
+
+def create_album(*, owner, title: str, audience: str) -> Album:
+    return Album.objects.create(
+        owner=owner, title=_title(title), audience=_audience(audience)
+    )
+
+
+def update_album(*, member, album: Album, title: str, audience: str) -> Album:
+    """Narrowing an album's audience takes effect on every later request: its
+    photos are served through `Photo.objects.visible_to`."""
+    _own(member, album)
+    album.title = _title(title)
+    album.audience = _audience(audience)
+    album.save(update_fields=["title", "audience"])
+    return album
+
+
+def delete_album(*, member, album: Album) -> None:
+    """The album, its photos and, once committed, their files."""
+    _own(member, album)
+    with transaction.atomic():
+        names = _file_names(Photo.objects.filter(album=album))
+        album.delete()
+        transaction.on_commit(lambda: _remove_files(names))
+
+
+def update_caption(*, member, photo: Photo, caption: str) -> Photo:
+    _own(member, photo)
+    caption = caption.strip()
+    if len(caption) > Photo._meta.get_field("caption").max_length:
+        raise ActionRefused(_("The caption is too long."))
+    photo.caption = caption
+    photo.save(update_fields=["caption"])
+    return photo
+
+
+def delete_photo(*, member, photo: Photo) -> None:
+    _own(member, photo)
+    with transaction.atomic():
+        names = _file_names([photo])
+        photo.delete()
+        transaction.on_commit(lambda: _remove_files(names))
+
+
+def remove_files_of(photos) -> None:
+    """For a caller deleting photos' rows by cascade (a diary entry): removes
+    their files once the deletion commits. Call it inside the transaction,
+    before the delete."""
+    names = _file_names(photos)
+    transaction.on_commit(lambda: _remove_files(names))
+
+
+# --- Helpers ---------------------------------------------------------------------
+
+
+def _own(member, thing) -> None:
+    if thing.owner_id != member.pk:
+        # Views fetch what the member may see; one they may not change is refused.
+        raise ActionRefused(_("Only its owner can change this."))
+
+
+def _title(title: str) -> str:
+    title = title.strip()
+    if not title:
+        raise ActionRefused(_("Give the album a title."))
+    if len(title) > Album._meta.get_field("title").max_length:
+        raise ActionRefused(_("The title is too long."))
+    return title
+
+
+def _audience(audience: str) -> str:
+    if audience not in Audience.values:
+        raise ActionRefused(_("Choose who can see this."))
+    return audience
+
+
+def _new_name() -> str:
+    # 144 random bits: a name nobody can guess (and no view serves by name).
+    return f"photos/{secrets.token_urlsafe(18)}.jpg"
+
+
+def _file_names(photos) -> list[str]:
+    names = []
+    for photo in photos:
+        names += [photo.thumbnail.name, photo.display.name]
+    return [name for name in names if name]
+
+
+def _write_files(pending: list[tuple[str, bytes]], photo_ids: list[int]) -> None:
+    written = []
+    try:
+        for name, data in pending:
+            stored = default_storage.save(name, ContentFile(data))
+            if stored != name:  # never happens with 144 random bits; be sure
+                default_storage.delete(stored)
+                raise OSError(f"photo file name taken: {name}")
+            written.append(name)
+    except Exception:
+        # Rows without their files would be broken photos: take them back.
+        logger.exception("Could not write photo files; their photos are removed")
+        _remove_files(written)
+        Photo.objects.filter(pk__in=photo_ids).delete()
+        raise
+
+
+def _remove_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.exception("Could not remove photo file %s", name)
