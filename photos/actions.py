@@ -5,7 +5,8 @@ Uploads are all or nothing: every file is checked and re-encoded
 of them. The rows are written in a transaction and the files once it commits
 (`transaction.on_commit`): a transaction rolled back, here or in a caller's
 (the diary form saves an entry and its photos together), leaves no file
-behind. Files of deleted photos go the same way, after the commit.
+behind. Files of deleted photos go the same way, after the commit, whatever
+deleted them (remove_files_on_delete).
 """
 
 import logging
@@ -133,12 +134,10 @@ def update_album(*, member, album: Album, title: str, audience: str) -> Album:
 
 
 def delete_album(*, member, album: Album) -> None:
-    """The album, its photos and, once committed, their files."""
+    """The album and its photos; their files go once the deletion commits
+    (remove_files_on_delete)."""
     _own(member, album)
-    with transaction.atomic():
-        names = _file_names(Photo.objects.filter(album=album))
-        album.delete()
-        transaction.on_commit(lambda: _remove_files(names))
+    album.delete()
 
 
 def update_caption(*, member, photo: Photo, caption: str) -> Photo:
@@ -153,17 +152,14 @@ def update_caption(*, member, photo: Photo, caption: str) -> Photo:
 
 def delete_photo(*, member, photo: Photo) -> None:
     _own(member, photo)
-    with transaction.atomic():
-        names = _file_names([photo])
-        photo.delete()
-        transaction.on_commit(lambda: _remove_files(names))
+    photo.delete()
 
 
-def remove_files_of(photos) -> None:
-    """For a caller deleting photos' rows by cascade (a diary entry): removes
-    their files once the deletion commits. Call it inside the transaction,
-    before the delete."""
-    names = _file_names(photos)
+def remove_files_on_delete(sender, instance: Photo, **kwargs) -> None:
+    """post_delete of Photo (photos/apps.py): however a photo goes (its album,
+    its diary entry or its owner deleted, the admin), its files go once the
+    deletion commits, and stay if it is rolled back."""
+    names = _file_names([instance])
     transaction.on_commit(lambda: _remove_files(names))
 
 

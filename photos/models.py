@@ -102,3 +102,43 @@ class Photo(models.Model):
 
     def __str__(self):
         return self.caption or f"photo {self.pk}"
+
+    def get_absolute_url(self):
+        return reverse("photos:photo-detail", kwargs={"photo_id": self.pk})
+
+    def file(self, size: str):
+        """The stored file of `size` (one of SIZES)."""
+        return {"thumb": self.thumbnail, "display": self.display}[size]
+
+    @property
+    def thumb_url(self) -> str:
+        return reverse(
+            "photos:photo-file", kwargs={"photo_id": self.pk, "size": "thumb"}
+        )
+
+    @property
+    def display_url(self) -> str:
+        return reverse(
+            "photos:photo-file", kwargs={"photo_id": self.pk, "size": "display"}
+        )
+
+    @property
+    def thumb_width(self) -> int:
+        return self._thumb_size()[0]
+
+    @property
+    def thumb_height(self) -> int:
+        return self._thumb_size()[1]
+
+    def _thumb_size(self) -> tuple[int, int]:
+        # As photos/images.py made it: the display size fitted into the
+        # thumbnail's, never enlarged.
+        longest = max(self.width, self.height, 1)
+        scale = min(1, settings.PHOTOS_THUMBNAIL_SIZE / longest)
+        if scale == 1:
+            return self.width, self.height
+        return max(1, round(self.width * scale)), max(1, round(self.height * scale))
+
+
+# The sizes a photo is kept in, as its file URL names them.
+SIZES = ("thumb", "display")

@@ -76,6 +76,28 @@ ALLOWED: dict[str, str | None] = {
     "messages/<message_id>/delete/": "chat:message-delete",
     "messages/<message_id>/like/": "chat:message-like",
     "notifications/": "presence:notifications",
+    # Diaries: every view answers an entry the viewer may not see as a missing
+    # id does (tests/diary/test_views.py).
+    "diary/new/": "diary:entry-create",
+    "diary/by/<nickname>/": "diary:member-entries",
+    "diary/<entry_id>/": "diary:entry-detail",
+    "diary/<entry_id>/edit/": "diary:entry-edit",
+    "diary/<entry_id>/delete/": "diary:entry-delete",
+    "diary/<entry_id>/like/": "diary:entry-like",
+    "diary/<entry_id>/comments/": "diary:comment-create",
+    "diary/comments/<comment_id>/delete/": "diary:comment-delete",
+    # Albums and photos; a photo's bytes only through photos:photo-file, which
+    # applies the audience (tests/photos/test_serving.py).
+    "photos/by/<nickname>/": "photos:album-list",
+    "photos/albums/new/": "photos:album-create",
+    "photos/albums/<album_id>/": "photos:album-detail",
+    "photos/albums/<album_id>/edit/": "photos:album-edit",
+    "photos/albums/<album_id>/delete/": "photos:album-delete",
+    "photos/albums/<album_id>/add/": "photos:photo-add",
+    "photos/<photo_id>/": "photos:photo-detail",
+    "photos/<photo_id>/edit/": "photos:photo-edit",
+    "photos/<photo_id>/delete/": "photos:photo-delete",
+    "photos/<photo_id>/<size>/": "photos:photo-file",
     # Prometheus' figures of the answering process: staff or METRICS_TOKEN, a
     # plain 404 to anyone else (tests/test_metrics.py).
     "metrics": "metrics",
