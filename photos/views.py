@@ -47,7 +47,7 @@ def album_list(request, nickname):
 
 def album_create(request):
     form = AlbumForm(
-        request.POST or None, initial={"audience": request.user.default_audience}
+        _posted(request), initial={"audience": request.user.default_audience}
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -75,7 +75,7 @@ def album_detail(request, album_id):
 def album_edit(request, album_id):
     album = access.own_album(request.user, album_id)
     form = AlbumForm(
-        request.POST or None,
+        _posted(request),
         initial={"title": album.title, "audience": album.audience},
     )
     if request.method == "POST" and form.is_valid():
@@ -106,7 +106,7 @@ def album_delete(request, album_id):
 
 def photo_add(request, album_id):
     album = access.own_album(request.user, album_id)
-    form = PhotoUploadForm(request.POST or None, request.FILES or None)
+    form = PhotoUploadForm(_posted(request), _posted(request, files=True))
     if request.method == "POST" and form.is_valid():
         try:
             photos = actions.add_photos(
@@ -146,7 +146,7 @@ def photo_detail(request, photo_id):
 
 def photo_edit(request, photo_id):
     photo = access.own_photo(request.user, photo_id)
-    form = CaptionForm(request.POST or None, initial={"caption": photo.caption})
+    form = CaptionForm(_posted(request), initial={"caption": photo.caption})
     if request.method == "POST" and form.is_valid():
         try:
             actions.update_caption(
@@ -196,6 +196,14 @@ def photo_file(request, photo_id, size):
     response["Cache-Control"] = "private, no-cache"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _posted(request, *, files: bool = False):
+    """A form's data (or files) when it was posted, even empty; else None, so
+    the form is unbound and shows no errors."""
+    if request.method != "POST":
+        return None
+    return request.FILES if files else request.POST
 
 
 def _file_response(stored) -> HttpResponse:
