@@ -157,3 +157,20 @@ def access_deletable_message(member, message_id) -> tuple[Message, Membership]:
     if message.author_id != member.pk and not membership.is_moderator:
         raise Forbidden(_("You can only delete your own messages."))
     return message, membership
+
+
+def unread_topics_of(member, limit: int) -> list[Topic]:
+    """Topics of the member's communities (active membership) with messages
+    they have not read (Topic.with_unread_for: not their own, not from
+    members hidden from them by a block), most recent first, with their
+    community: one query (the home page)."""
+    return list(
+        Topic.objects.filter(
+            community__memberships__member=member,
+            community__memberships__status=Membership.Status.ACTIVE,
+        )
+        .with_unread_for(member)
+        .filter(unread__gt=0)
+        .select_related("community")
+        .order_by("-last_message_at", "-pk")[:limit]
+    )

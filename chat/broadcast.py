@@ -101,6 +101,19 @@ async def asend_html_to_member(member_id: int, html: str) -> None:
     await _asend(user_group(member_id), {"type": "live.html", "html": html})
 
 
+def send_html_to_members(member_ids, html: str) -> None:
+    """The same fragment to every open socket of each of these members (one
+    hand-over to the loop for all of them)."""
+    ids = list(member_ids)
+
+    async def send_all():
+        for member_id in ids:
+            await _asend(user_group(member_id), {"type": "live.html", "html": html})
+
+    if ids:
+        _dispatch(send_all)
+
+
 def recheck_member_sockets(member_ids: list[int]) -> None:
     """Make every open socket of these members, on every process, stop
     forwarding at once and close with 4408, so the page reconnects and is
@@ -138,3 +151,47 @@ async def asend_topic_frames(
             topic_group(topic_id, language),
             {"type": "live.message", "html": html, "author_ids": list(author_ids)},
         )
+
+
+# --- Diary entries -------------------------------------------------------------
+
+
+def entry_group(entry_id: int, language: str) -> str:
+    """Sockets showing a diary entry's page in one language (its comments and
+    likes live): rendered once per language, as for a topic."""
+    return f"entry.{entry_id}.{language}"
+
+
+def send_entry_frames(
+    entry_id: int, frames: dict[str, str], *, author_ids: tuple[int, ...]
+) -> None:
+    """Push one event's fragments (one per language) to every socket showing
+    an entry. `author_ids` (a comment's author, a liker) let the hub skip the
+    sockets of members hidden from them by a block: the fragment is the same
+    for everyone, so it must not reach those."""
+
+    async def send_all():
+        for language, html in frames.items():
+            await _asend(
+                entry_group(entry_id, language),
+                {"type": "live.message", "html": html, "author_ids": list(author_ids)},
+            )
+
+    _dispatch(send_all)
+
+
+def recheck_entry_sockets(entry_ids: list[int], languages: list[str]) -> None:
+    """Make every open socket showing these entries, on every process, stop
+    forwarding at once and close with 4408 to be authorized again (an
+    audience narrowed, an entry deleted). Only project/revocation.py calls
+    this."""
+
+    async def send_all():
+        for entry_id in entry_ids:
+            for language in languages:
+                await _asend(
+                    entry_group(entry_id, language),
+                    {"type": "live.close", "code": CLOSE_RECHECK},
+                )
+
+    _dispatch(send_all)

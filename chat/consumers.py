@@ -16,10 +16,14 @@ from django.utils.html import escape
 
 from accounts.models import Block
 from chat import access, broadcast, hub, reconnect, socket_limit
+from diary import access as diary_access
 from project.socket_auth import Batched, members_of_session_keys
 
 MAX_CLIENT_FRAME = 4096
 MAX_STREAMS = 8
+# The streams a page may ask for, by query parameter: a topic's messages, a
+# diary entry's comments and likes. Each is authorized as its page is.
+STREAM_TYPES = ("topic", "entry")
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
 
 
@@ -29,26 +33,36 @@ class SessionEnded(Exception):
 
 def _authorize_many(requests) -> list:
     """For each socket (its session key, its member's id, the topics it asks
-    for), once it is in its member's group: the topics it may watch and the
-    members hidden from it by a block; or SessionEnded when its session ended
-    or no longer names its member, Http404 when it may not read one of its
-    topics (the topic page's rule). Four queries for all the sockets that
-    opened together (project/socket_auth.py: Batched), whatever their number
-    and their topics."""
-    members = members_of_session_keys([key for key, _, _ in requests])
+    for, and optionally the diary entries), once it is in its member's group:
+    the topics it may watch and the members hidden from it by a block (and,
+    when entries were asked for, the entries it may watch: a third item); or
+    SessionEnded when its session ended or no longer names its member, Http404
+    when it may not read one of its topics or entries (the pages' rules:
+    chat.access, diary.access). Four queries for all the sockets that opened
+    together (project/socket_auth.py: Batched), whatever their number and
+    their topics, and one more when any of them asks for an entry."""
+    members = members_of_session_keys([request[0] for request in requests])
     answers: list = []
     asked = {}
-    for index, (key, member_id, topic_ids) in enumerate(requests):
+    entries_asked = {}
+    for index, (key, member_id, topic_ids, *entry_ids) in enumerate(requests):
         member = members.get(key)
         if member is None or member.pk != member_id:
             answers.append(SessionEnded())
             continue
         try:
             asked[index] = (member_id, access.wanted_topics(topic_ids))
+            if entry_ids and entry_ids[0]:
+                entries_asked[index] = (
+                    member,
+                    diary_access.wanted_entries(entry_ids[0]),
+                )
         except Http404 as refused:
+            asked.pop(index, None)
             answers.append(refused)
             continue
         answers.append(None)
+    entries = diary_access.access_entries_of_many(entries_asked)
     hidden = Block.objects.hidden_id_sets(
         {member_id for member_id, _ in asked.values()}
     )
@@ -57,6 +71,11 @@ def _authorize_many(requests) -> list:
         answers[index] = (
             topics if isinstance(topics, Http404) else (topics, hidden[member_id])
         )
+        if index in entries and not isinstance(answers[index], Http404):
+            found = entries[index]
+            answers[index] = (
+                found if isinstance(found, Http404) else (*answers[index], found)
+            )
     return answers
 
 
@@ -87,12 +106,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if language not in LANGUAGES:
             language = settings.LANGUAGE_CODE
         topic_ids = query.get("topic", [])
-        if len(topic_ids) > MAX_STREAMS:
+        entry_ids = query.get("entry", [])
+        if len(topic_ids) + len(entry_ids) > MAX_STREAMS:
             await self.accept()
             await self.close(code=broadcast.CLOSE_BAD_REQUEST)
             return
         try:
-            refusal = await self._join_and_authorize(user, topic_ids, language)
+            refusal = await self._join_and_authorize(
+                user, topic_ids, language, entry_ids
+            )
         except BaseException:
             # The layer failed (Redis down): give back what this socket took,
             # or its place and groups would outlive it.
@@ -114,7 +136,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.open_counted = True
             reconnect.opened()
 
-    async def _join_and_authorize(self, user, topic_ids, language) -> int | None:
+    async def _join_and_authorize(
+        self, user, topic_ids, language, entry_ids=()
+    ) -> int | None:
         """Join the member's group, authorize, count and join the streams;
         the close code when the socket is refused."""
         # The member's own group first, then read what they may see: a
@@ -125,9 +149,19 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # it and before the join sent its 4408 to nobody.
         live = hub.hub()
         await live.join(broadcast.user_group(user.pk), self.outlet)
+        # An entry's audience narrowed or the entry deleted reaches the sockets
+        # in its group (project/revocation.py): joined before the read for the
+        # same reason. What the group sends waits in the outlet until the
+        # socket is accepted, and is dropped with it if it is refused.
         try:
-            topics, self.outlet.hidden = await _authorize_streams(
-                (self.scope["session"].session_key, user.pk, topic_ids)
+            entry_ids = diary_access.wanted_entries(entry_ids)
+        except Http404:
+            return broadcast.CLOSE_FORBIDDEN
+        for entry_id in entry_ids:
+            await live.join(broadcast.entry_group(entry_id, language), self.outlet)
+        try:
+            topics, self.outlet.hidden, *_entries = await _authorize_streams(
+                (self.scope["session"].session_key, user.pk, topic_ids, entry_ids)
             )
         except SessionEnded:
             return broadcast.CLOSE_UNAUTHENTICATED

@@ -6,18 +6,32 @@ and likes are seen by whoever may see the entry, and read through
 """
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audience import Audience, visible_q
 from accounts.models import Block
+from diary.signals import entries_narrowed
 
 
 class EntryQuerySet(models.QuerySet):
     def visible_to(self, viewer):
         return self.filter(visible_q(viewer, "author", "audience"))
+
+    def update(self, **kwargs):
+        """update() sends no model signals: one that sets the audience reports
+        the entries it touched (entries_narrowed), so the sockets showing them
+        are authorized again (project/revocation.py)."""
+        if "audience" not in kwargs:
+            return super().update(**kwargs)
+        with transaction.atomic(using=self.db):
+            # Locked, so no row starts to match between the read and the update.
+            entry_ids = list(self.select_for_update().values_list("pk", flat=True))
+            count = super().update(**kwargs)
+            entries_narrowed.send(sender=self.model, entry_ids=entry_ids)
+        return count
 
 
 class Entry(models.Model):

@@ -21,16 +21,20 @@ models report narrowing updates through `accounts.signals.access_narrowed`.
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
+from accounts.audience import Audience
 from accounts.models import Block, Friendship, Member
 from accounts.signals import access_narrowed
 from chat import broadcast
 from communities.models import Membership
+from diary.models import Entry
+from diary.signals import entries_narrowed
 
 
 def reauthorize_sockets(member_ids: Iterable[int | None]) -> None:
@@ -140,3 +144,85 @@ def _block_changed(sender, instance, **kwargs):
 def _friendship_ended(sender, instance, **kwargs):
     # What friends see of each other stops with the friendship.
     reauthorize_sockets([instance.member_id, instance.friend_id])
+
+
+# --- Diary entries -------------------------------------------------------------
+# An entry's page streams its comments and likes to every socket showing it
+# (chat/consumers.py joins `entry.<id>.<lang>` before authorizing it). When who
+# may see the entry narrows, those sockets are closed with 4408 to be
+# authorized again: the viewers who may still see it come back, the others are
+# refused. The causes that narrow it for their own members only (a block, a
+# logout) reach the members' own groups above.
+
+# Wider first: an audience narrows when it moves down this list.
+_AUDIENCE_RANK = {
+    Audience.MEMBERS: 3,
+    Audience.FRIENDS_OF_FRIENDS: 2,
+    Audience.FRIENDS: 1,
+    Audience.ONLY_ME: 0,
+}
+
+
+def reauthorize_entry_sockets(entry_ids: Iterable[int | None]) -> None:
+    """Once the current transaction commits (at once outside one), make every
+    open socket showing these entries close with 4408 and authorize again."""
+    ids = sorted({int(pk) for pk in entry_ids if pk is not None})
+    if ids:
+        languages = [code for code, _name in settings.LANGUAGES]
+        transaction.on_commit(lambda: broadcast.recheck_entry_sockets(ids, languages))
+
+
+@receiver(pre_save, sender=Entry)
+def _entry_saving(sender, instance, update_fields=None, **kwargs):
+    old = _stored(instance, ("audience",), update_fields)
+    instance._narrows_access = old is not None and _AUDIENCE_RANK.get(
+        instance.audience, 0
+    ) < _AUDIENCE_RANK.get(old["audience"], 0)
+
+
+@receiver(post_save, sender=Entry)
+def _entry_saved(sender, instance, **kwargs):
+    if instance.__dict__.pop("_narrows_access", False):
+        reauthorize_entry_sockets([instance.pk])
+
+
+@receiver(post_delete, sender=Entry)
+def _entry_deleted(sender, instance, **kwargs):
+    # Its sockets come back to a "not found" and are refused (4403).
+    reauthorize_entry_sockets([instance.pk])
+
+
+@receiver(entries_narrowed)
+def _entries_narrowed_by_update(sender, entry_ids, **kwargs):
+    reauthorize_entry_sockets(entry_ids)
+
+
+@receiver(post_delete, sender=Friendship)
+def _friendship_ended_for_entries(sender, instance, **kwargs):
+    # Friends of friends see through the friendship too: anyone watching an
+    # entry of either member for friends (of friends) may have lost it, not
+    # only the two.
+    reauthorize_entry_sockets(
+        Entry.objects.filter(
+            author__in=[instance.member_id, instance.friend_id],
+            audience__in=[Audience.FRIENDS, Audience.FRIENDS_OF_FRIENDS],
+        ).values_list("pk", flat=True)
+    )
+
+
+@receiver(pre_save, sender=Member)
+def _author_saving(sender, instance, update_fields=None, **kwargs):
+    old = _stored(instance, ("is_active",), update_fields)
+    instance._deactivated = (
+        old is not None and old["is_active"] and not instance.is_active
+    )
+
+
+@receiver(post_save, sender=Member)
+def _author_deactivated(sender, instance, **kwargs):
+    # An inactive member's things are seen by no one: everyone watching their
+    # entries is authorized again (their own sockets close above).
+    if instance.__dict__.pop("_deactivated", False):
+        reauthorize_entry_sockets(
+            Entry.objects.filter(author=instance).values_list("pk", flat=True)
+        )
