@@ -55,3 +55,8 @@ def make_entry(author, audience="friends", title="A day", body="Sunny."):
     return Entry.objects.create(
         author=author, title=title, body=body, audience=audience
     )
+
+
+# The live sockets' fixtures of the chat tests (a fresh layer per test, the
+# Redis pub/sub layer as settings build it, tabs through the real application).
+from tests.chat.conftest import live_layer, open_tab, redis_layer  # noqa: E402, F401
