@@ -3,19 +3,26 @@
 from django.http import Http404
 
 from accounts import nicknames
-from accounts.models import Member
+from accounts.models import Block, Member
 
 
 def access_member(viewer: Member, nickname: str) -> Member:
     """The active member with this nickname, as `viewer` may see them, or 404.
 
-    Blocks and profile-field audiences narrow this when those features land.
+    A block either way answers exactly as a nickname that does not exist: the
+    blocked member cannot tell a block from a deleted account. (What of the
+    member's page each viewer sees, their self-introduction and friend list,
+    goes by its audience: accounts.audience.can_see.)
     """
     if not viewer.is_authenticated:
         raise Http404
-    member = Member.objects.filter(
-        nickname_key=nicknames.nickname_key(nickname), is_active=True
-    ).first()
+    member = (
+        Member.objects.filter(
+            nickname_key=nicknames.nickname_key(nickname), is_active=True
+        )
+        .exclude(pk__in=Block.objects.hidden_ids_for(viewer))
+        .first()
+    )
     if member is None:
         raise Http404
     return member

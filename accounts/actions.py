@@ -1,4 +1,4 @@
-"""Writes for members, invitations and friendships.
+"""Writes for members, invitations, friendships, friend requests and blocks.
 
 Each function checks its preconditions, writes in one transaction, and raises
 ActionRefused (with a message meant for the member) when it cannot go on.
@@ -11,16 +11,26 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts import nicknames
+from accounts import friends, nicknames
 from accounts.images import reencode_avatar
-from accounts.models import Friendship, Invitation, Member
+from accounts.models import Block, FriendRequest, Friendship, Invitation, Member
 
 
 class ActionRefused(Exception):
     """A write that was refused; str(exc) is the reason, fit to show the member."""
+
+
+class MemberNotFound(ActionRefused):
+    """The other member does not exist, is deactivated, or a block stands
+    between the two: all three are answered alike (views answer 404), so a
+    block is never told apart from a missing nickname."""
+
+    def __init__(self, message=None):
+        super().__init__(message or _("There is no member with this nickname."))
 
 
 class InvitationInvalid(ActionRefused):
@@ -178,23 +188,313 @@ def make_friends(a: Member, b: Member) -> None:
             Friendship.objects.get_or_create(member=member, friend=friend)
 
 
+AUDIENCE_FIELDS = ("introduction_audience", "friends_audience", "default_audience")
+
+
 def update_profile(
-    *, member: Member, introduction: str, avatar=None, remove_avatar: bool = False
+    *,
+    member: Member,
+    introduction: str,
+    avatar=None,
+    remove_avatar: bool = False,
+    **audiences: str,
 ) -> Member:
-    """Change the self-introduction and avatar. The avatar is re-encoded first,
-    so a refused image changes nothing."""
+    """Change the self-introduction and avatar, and the audiences named in
+    AUDIENCE_FIELDS that are given (empty or missing: unchanged). The avatar
+    is re-encoded first, so a refused image changes nothing.
+
+    Narrowing the introduction's or the friend list's audience closes no
+    socket (project/revocation.py): nothing live shows either; the next page
+    that shows them asks accounts.audience.can_see again. default_audience
+    only sets what new entries and albums start with."""
+    unknown = set(audiences) - set(AUDIENCE_FIELDS)
+    if unknown:
+        raise TypeError(f"update_profile() got unexpected fields {sorted(unknown)}")
     new_avatar = reencode_avatar(avatar) if avatar is not None else None
     old_name = member.avatar.name if member.avatar else ""
     with transaction.atomic():
         member.introduction = introduction.strip()
+        changed = []
+        for field, value in audiences.items():
+            if value:
+                setattr(member, field, value)
+                changed.append(field)
         if new_avatar is not None:
             member.avatar.save(
                 f"{member.pk}-{secrets.token_hex(8)}.jpg", new_avatar, save=False
             )
         elif remove_avatar:
             member.avatar = ""
-        member.save(update_fields=["introduction", "avatar"])
+        member.save(update_fields=["introduction", "avatar", *changed])
         if old_name and (new_avatar is not None or remove_avatar):
             storage = member.avatar.storage
             transaction.on_commit(lambda: storage.delete(old_name))
     return member
+
+
+# --- Friend requests, friends and blocks -----------------------------------------
+#
+# Every write between two members first locks both members' rows, in the
+# order of their ids (so two writes never wait on each other crosswise): two
+# requests crossing, an accept racing a cancel, a block racing an accept, or
+# the 1,000th friend being accepted twice at once all run one after the
+# other, and each sees what the one before it wrote. The unique constraints
+# (one friendship per direction, one pending request per pair) are the last
+# word should a write skip this.
+
+
+def _lock_pair(a_id: int, b_id: int) -> dict[int, Member]:
+    locked = Member.objects.select_for_update().filter(pk__in=[a_id, b_id])
+    return {member.pk: member for member in locked.order_by("pk")}
+
+
+def _check_capacity(member: Member, other: Member) -> None:
+    limit = friends.MAX_FRIENDS
+    if friends.friend_count(member) >= limit:
+        raise ActionRefused(
+            _(
+                "You already have %(max)s friends, the most a member may have. "
+                "Unfriend someone first."
+            )
+            % {"max": f"{limit:,}"}
+        )
+    if friends.friend_count(other) >= limit:
+        raise ActionRefused(
+            _("%(nickname)s already has %(max)s friends, the most a member may have.")
+            % {"nickname": other.nickname, "max": f"{limit:,}"}
+        )
+
+
+def _request_pending_refusal(other: Member) -> ActionRefused:
+    return ActionRefused(
+        _("Your friend request to %(nickname)s is pending.")
+        % {"nickname": other.nickname}
+    )
+
+
+def send_friend_request(
+    *, sender: Member, recipient: Member, message: str = ""
+) -> FriendRequest:
+    """Ask `recipient` to be friends, with an optional short message.
+
+    Refused: to oneself; when already friends; when a request between the two
+    is pending either way (if the recipient already asked, accepting theirs is
+    the answer); when a block stands between them (answered as for a member
+    who does not exist, MemberNotFound); when either has MAX_FRIENDS friends.
+    A decline is silent: for 30 days after the recipient declined, the sender
+    sees their request as pending, and a new one is refused as pending too.
+    (If the sender withdrew the declined request meanwhile, asking again
+    brings it back as pending, and the recipient hears nothing.)
+
+    Broadcasts the recipient's new request count to their open pages.
+    """
+    message = message.strip()
+    if len(message) > FriendRequest.MESSAGE_MAX_LENGTH:
+        raise ActionRefused(
+            _("A message has at most %(max)d characters.")
+            % {"max": FriendRequest.MESSAGE_MAX_LENGTH}
+        )
+    if sender.pk == recipient.pk:
+        raise ActionRefused(_("You cannot send a friend request to yourself."))
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _lock_pair(sender.pk, recipient.pk)
+        recipient = locked.get(recipient.pk)
+        if (
+            recipient is None
+            or not recipient.is_active
+            or Block.objects.between(sender, recipient).exists()
+        ):
+            raise MemberNotFound()
+        if friends.is_friend(sender, recipient):
+            raise ActionRefused(
+                _("You and %(nickname)s are already friends.")
+                % {"nickname": recipient.nickname}
+            )
+        if friends.received_from(sender, recipient) is not None:
+            raise ActionRefused(
+                _(
+                    "%(nickname)s has already sent you a friend request: "
+                    "accept theirs instead."
+                )
+                % {"nickname": recipient.nickname}
+            )
+        if friends.sent_to(sender, recipient) is not None:
+            raise _request_pending_refusal(recipient)
+        declined = (
+            FriendRequest.objects.filter(
+                from_member=sender,
+                to_member=recipient,
+                declined_at__gt=now - friends.DECLINE_QUIET,
+            )
+            .order_by("-declined_at")
+            .first()
+        )
+        if declined is not None:
+            # Withdrawn after a (silent) decline: as far as the sender can
+            # tell, this request is sent; the recipient is not asked again.
+            declined.status = FriendRequest.Status.DECLINED
+            declined.message = message
+            declined.created_at = now
+            declined.save(update_fields=["status", "message", "created_at"])
+            return declined
+        _check_capacity(sender, recipient)
+        try:
+            with transaction.atomic():
+                request = FriendRequest.objects.create(
+                    from_member=sender,
+                    to_member=recipient,
+                    message=message,
+                    created_at=now,
+                )
+        except IntegrityError as exc:
+            # Only without the row locks above (they serialize every pair).
+            raise _request_pending_refusal(recipient) from exc
+        recipient_id = recipient.pk
+        transaction.on_commit(lambda: friends.push_request_badge(recipient_id))
+    return request
+
+
+def _pending_request_to(member: Member, request_id: int) -> FriendRequest:
+    """The pending request `request_id` addressed to `member`, locked with
+    both members' rows, or ActionRefused."""
+    request = FriendRequest.objects.filter(pk=request_id, to_member=member).first()
+    if request is not None:
+        _lock_pair(request.from_member_id, member.pk)
+        request = (
+            FriendRequest.objects.select_for_update()
+            .select_related("from_member")
+            .filter(pk=request_id, status=FriendRequest.Status.PENDING)
+            .first()
+        )
+    if request is None:
+        raise ActionRefused(_("This friend request is no longer open."))
+    return request
+
+
+def accept_friend_request(*, member: Member, request_id: int) -> FriendRequest:
+    """Accept a request addressed to `member`: the two become friends (both
+    Friendship rows). Refused when it is no longer pending, or when either
+    already has MAX_FRIENDS friends. Broadcasts `member`'s new count."""
+    with transaction.atomic():
+        request = _pending_request_to(member, request_id)
+        sender = request.from_member
+        if not sender.is_active or Block.objects.between(sender, member).exists():
+            raise ActionRefused(_("This friend request is no longer open."))
+        _check_capacity(member, sender)
+        make_friends(member, sender)
+        now = timezone.now()
+        request.status = FriendRequest.Status.ACCEPTED
+        request.decided_at = now
+        request.save(update_fields=["status", "decided_at"])
+        # What stood between them before (a silently declined request the
+        # other way) is moot now: it neither shows as pending nor holds
+        # anyone back from asking again after an unfriending.
+        FriendRequest.objects.between(member, sender).exclude(pk=request.pk).filter(
+            status__in=[FriendRequest.Status.PENDING, FriendRequest.Status.DECLINED]
+        ).update(
+            status=FriendRequest.Status.CANCELLED, decided_at=now, declined_at=None
+        )
+        transaction.on_commit(lambda: friends.push_request_badge(member.pk))
+    return request
+
+
+def decline_friend_request(*, member: Member, request_id: int) -> FriendRequest:
+    """Decline a request addressed to `member`. Silent: nothing tells the
+    sender, who keeps seeing it as pending and may not ask `member` again for
+    30 days. Broadcasts `member`'s new count."""
+    with transaction.atomic():
+        request = _pending_request_to(member, request_id)
+        now = timezone.now()
+        request.status = FriendRequest.Status.DECLINED
+        request.decided_at = now
+        request.declined_at = now
+        request.save(update_fields=["status", "decided_at", "declined_at"])
+        transaction.on_commit(lambda: friends.push_request_badge(member.pk))
+    return request
+
+
+def cancel_friend_request(*, member: Member, request_id: int) -> FriendRequest:
+    """Withdraw a request `member` sent and still sees as pending (a
+    silently declined one included: withdrawing it must look the same).
+    Broadcasts the recipient's new count."""
+    with transaction.atomic():
+        request = FriendRequest.objects.filter(
+            pk=request_id, from_member=member
+        ).first()
+        if request is not None:
+            _lock_pair(member.pk, request.to_member_id)
+            request = (
+                FriendRequest.objects.select_for_update()
+                .filter(pk=request_id)
+                .filter(friends._seen_as_pending_by_sender())
+                .first()
+            )
+        if request is None:
+            raise ActionRefused(_("This friend request is no longer open."))
+        was_pending = request.status == FriendRequest.Status.PENDING
+        request.status = FriendRequest.Status.CANCELLED
+        request.decided_at = timezone.now()
+        request.save(update_fields=["status", "decided_at"])
+        if was_pending:
+            recipient_id = request.to_member_id
+            transaction.on_commit(lambda: friends.push_request_badge(recipient_id))
+    return request
+
+
+def unfriend(*, member: Member, friend: Member) -> None:
+    """End a friendship (both rows). The revocation path re-authorizes both
+    members' open sockets (project/revocation.py, Friendship post_delete)."""
+    with transaction.atomic():
+        _lock_pair(member.pk, friend.pk)
+        deleted, _rows = Friendship.objects.filter(
+            Q(member=member, friend=friend) | Q(member=friend, friend=member)
+        ).delete()
+        if not deleted:
+            raise ActionRefused(
+                _("You and %(nickname)s are not friends.")
+                % {"nickname": friend.nickname}
+            )
+
+
+def block_member(*, member: Member, other: Member) -> Block:
+    """`member` blocks `other`: in one transaction the block is made, a
+    friendship between them ends (both rows) and any pending request between
+    them, either way, is withdrawn. Both members' open sockets are authorized
+    again (project/revocation.py: Block post_save, Friendship post_delete).
+    Blocking again is harmless."""
+    if member.pk == other.pk:
+        raise ActionRefused(_("You cannot block yourself."))
+    with transaction.atomic():
+        locked = _lock_pair(member.pk, other.pk)
+        if other.pk not in locked:
+            raise MemberNotFound()
+        block, created = Block.objects.get_or_create(blocker=member, blocked=other)
+        Friendship.objects.filter(
+            Q(member=member, friend=other) | Q(member=other, friend=member)
+        ).delete()
+        ended = FriendRequest.objects.between(member, other).filter(
+            status__in=[FriendRequest.Status.PENDING, FriendRequest.Status.DECLINED]
+        )
+        waiting_for = set(
+            ended.filter(status=FriendRequest.Status.PENDING).values_list(
+                "to_member_id", flat=True
+            )
+        )
+        ended.update(status=FriendRequest.Status.CANCELLED, decided_at=timezone.now())
+        for member_id in waiting_for:
+            transaction.on_commit(
+                lambda member_id=member_id: friends.push_request_badge(member_id)
+            )
+    return block
+
+
+def unblock_member(*, member: Member, other_id: int) -> None:
+    """Lift a block `member` made (only their own: a block made by the other
+    member stays, and is never shown to this one)."""
+    with transaction.atomic():
+        deleted, _rows = Block.objects.filter(
+            blocker=member, blocked_id=other_id
+        ).delete()
+    if not deleted:
+        raise ActionRefused(_("You have not blocked this member."))

@@ -4,7 +4,8 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from accounts import nicknames
-from accounts.models import Member
+from accounts.audience import Audience
+from accounts.models import FriendRequest, Member
 
 
 class LoginForm(AllauthLoginForm):
@@ -87,6 +88,23 @@ class ProfileForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
     )
     remove_avatar = forms.BooleanField(label=_("Remove my avatar"), required=False)
+    # Not required: a form that leaves one out (an old tab, a script) keeps
+    # the member's current choice rather than failing.
+    introduction_audience = forms.ChoiceField(
+        label=_("Who can see your self-introduction"),
+        choices=Audience.choices,
+        required=False,
+    )
+    friends_audience = forms.ChoiceField(
+        label=_("Who can see your friend list"),
+        choices=Audience.choices,
+        required=False,
+    )
+    default_audience = forms.ChoiceField(
+        label=_("Default audience for new diary entries and albums"),
+        choices=Audience.choices,
+        required=False,
+    )
 
     def clean_avatar(self):
         avatar = self.cleaned_data.get("avatar")
@@ -96,3 +114,25 @@ class ProfileForm(forms.Form):
                 params={"max": settings.AVATAR_MAX_BYTES // (1024 * 1024)},
             )
         return avatar
+
+
+class FriendRequestForm(forms.Form):
+    message = forms.CharField(
+        label=_("Message (optional)"),
+        max_length=FriendRequest.MESSAGE_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class MemberSearchForm(forms.Form):
+    # Longer than any nickname's key could be after NFKC (which can lengthen
+    # a character: "㍿" is "株式会社"), short enough to bound the query.
+    q = forms.CharField(
+        label=_("Search members"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"type": "search", "autocomplete": "off", "autocapitalize": "none"}
+        ),
+    )

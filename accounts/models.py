@@ -8,6 +8,7 @@ from django.contrib.auth.models import (
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -273,6 +274,75 @@ class Friendship(models.Model):
 
     def __str__(self):
         return f"{self.member_id} → {self.friend_id}"
+
+
+class FriendRequestQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(status=FriendRequest.Status.PENDING)
+
+    def between(self, a, b):
+        return self.filter(
+            Q(from_member=a, to_member=b) | Q(from_member=b, to_member=a)
+        )
+
+
+class FriendRequest(models.Model):
+    """`from_member` asked `to_member` to be friends.
+
+    A decline is silent: the requester keeps seeing the request as pending
+    (accounts/friends.py reads it so), and `declined_at` stays on the row
+    whatever happens to it later, for the 30 days in which the requester may
+    not ask that member again (accounts/actions.send_friend_request).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    MESSAGE_MAX_LENGTH = 200
+
+    from_member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="friend_requests_sent"
+    )
+    to_member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="friend_requests_received"
+    )
+    message = models.CharField(_("message"), max_length=MESSAGE_MAX_LENGTH, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=9, choices=Status.choices, default=Status.PENDING
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
+
+    objects = FriendRequestQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # One pending request per pair, whichever of the two asked: the
+            # last word on two members asking each other at the same moment.
+            models.UniqueConstraint(
+                Least("from_member", "to_member"),
+                Greatest("from_member", "to_member"),
+                condition=Q(status="pending"),
+                name="friend_request_pending_once",
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_member=models.F("to_member")),
+                name="friend_request_not_self",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["to_member", "status"]),
+            models.Index(fields=["from_member", "to_member"]),
+        ]
+        verbose_name = _("friend request")
+        verbose_name_plural = _("friend requests")
+
+    def __str__(self):
+        return f"{self.from_member_id} asks {self.to_member_id} ({self.status})"
 
 
 class BlockQuerySet(models.QuerySet):

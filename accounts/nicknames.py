@@ -52,6 +52,10 @@ _JAPANESE = {"HAN", "HIRAGANA", "KATAKANA", "LATIN"}
 _ANY_SCRIPT = {"COMMON", "INHERITED"}
 
 
+# Words in the place of a nickname in URLs (/members/<nickname>/).
+RESERVED = frozenset({"search"})
+
+
 def normalize(nickname: str) -> str:
     """The form a nickname is stored and shown in: NFKC, outer spaces trimmed."""
     return unicodedata.normalize("NFKC", nickname).strip()
@@ -158,6 +162,11 @@ def validate_nickname(value: str) -> None:
                 "Greek): mixed, it can look like someone else's."
             ),
             code="mixed_script",
+        )
+    if nickname_key(nickname) in RESERVED:
+        # /members/search/ is the member search, not a member's page.
+        raise ValidationError(
+            _("This nickname is taken. Choose another one."), code="reserved"
         )
     if "/" in nickname or "@" in nickname:
         # Nicknames appear in URLs (/members/<nickname>/) and in @mentions.

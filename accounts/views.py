@@ -4,40 +4,286 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts import access, actions
-from accounts.forms import InvitationForm, JoinForm, ProfileForm
+from accounts import access, actions, friends
+from accounts.audience import can_see
+from accounts.forms import (
+    FriendRequestForm,
+    InvitationForm,
+    JoinForm,
+    MemberSearchForm,
+    ProfileForm,
+)
 from accounts.images import ImageRejected
-from accounts.models import Friendship, Invitation
+from accounts.models import Block, Friendship, Invitation
 
 BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
 
 
+# Topics with unread messages shown on the home page.
+HOME_TOPICS_SHOWN = 10
+HOME_REQUESTS_SHOWN = 10
+
+
 def home(request):
-    friends = (
-        Friendship.objects.of(request.user)
-        .select_related("friend")
-        .order_by("-created_at")[:12]
+    """The member's hub: friends' (and friends of friends') diary entries,
+    keyset-paginated (`?before=<cursor>`), topics of their communities with
+    unread messages, and friend requests waiting for them. A constant number
+    of queries, however many rows each has."""
+    from chat.access import unread_topics_of
+    from diary import selectors as diary_selectors
+
+    member = request.user
+    before = diary_selectors.decode_cursor(request.GET.get("before"))
+    entries, older_cursor = diary_selectors.home_feed(member, before=before)
+    friend_rows = (
+        Friendship.objects.of(member).select_related("friend").order_by("-created_at")
     )
-    return TemplateResponse(request, "accounts/home.html", {"friends": friends})
+    return TemplateResponse(
+        request,
+        "accounts/home.html",
+        {
+            "friends": friend_rows[:12],
+            "entries": entries,
+            "older_cursor": older_cursor,
+            "paged": before is not None,
+            "unread_topics": unread_topics_of(member, HOME_TOPICS_SHOWN),
+            "requests": list(friends.pending_received(member)[:HOME_REQUESTS_SHOWN]),
+        },
+    )
 
 
 def member_detail(request, nickname):
     member = access.access_member(request.user, nickname)
-    friend_count = Friendship.objects.of(member).count()
-    is_friend = (
-        member.pk != request.user.pk
-        and Friendship.objects.filter(member=request.user, friend=member).exists()
+    return _member_page(request, member)
+
+
+def _member_page(request, member, request_form=None, status=200):
+    """A member's page as the viewer may see it: the self-introduction and
+    the friend list by their audiences, what the two are to each other (the
+    buttons), and their friends in common, in a bounded number of queries."""
+    viewer = request.user
+    is_self = member.pk == viewer.pk
+    is_friend = not is_self and friends.is_friend(viewer, member)
+    context = {
+        "member": member,
+        "friend_count": friends.friend_count(member),
+        "is_friend": is_friend,
+        "show_introduction": can_see(viewer, member, member.introduction_audience),
+        "show_friends": can_see(viewer, member, member.friends_audience),
+    }
+    # Their latest diary entries the viewer may see (diary/selectors.py).
+    from diary.selectors import latest_entries
+
+    context["entries"] = latest_entries(member, viewer)
+    if not is_self:
+        common = friends.in_common(viewer, member)
+        context["in_common"] = list(common[: friends.IN_COMMON_SHOWN])
+        context["in_common_count"] = (
+            len(context["in_common"])
+            if len(context["in_common"]) < friends.IN_COMMON_SHOWN
+            else common.count()
+        )
+        if not is_friend:
+            context["received_request"] = friends.received_from(viewer, member)
+            context["sent_request"] = (
+                None if context["received_request"] else friends.sent_to(viewer, member)
+            )
+            context["request_form"] = request_form or FriendRequestForm()
+    return TemplateResponse(
+        request, "accounts/member_detail.html", context, status=status
+    )
+
+
+@require_POST
+def friend_request_send(request, nickname):
+    member = access.access_member(request.user, nickname)
+    form = FriendRequestForm(request.POST)
+    if not form.is_valid():
+        return _member_page(request, member, request_form=form)
+    try:
+        actions.send_friend_request(
+            sender=request.user,
+            recipient=member,
+            message=form.cleaned_data["message"],
+        )
+    except actions.MemberNotFound as exc:
+        raise Http404 from exc
+    except actions.ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("Your friend request was sent to %(nickname)s.")
+            % {"nickname": member.nickname},
+        )
+    return redirect(member.get_absolute_url())
+
+
+def _back(request, default):
+    """Where a request's buttons came from (its `next`), if it is ours."""
+    target = request.POST.get("next", "")
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return HttpResponseRedirect(target)
+    return redirect(default)
+
+
+@require_POST
+def friend_request_accept(request, request_id):
+    try:
+        friend_request = actions.accept_friend_request(
+            member=request.user, request_id=request_id
+        )
+    except actions.ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("You and %(nickname)s are now friends.")
+            % {"nickname": friend_request.from_member.nickname},
+        )
+    return _back(request, "accounts:friend-requests")
+
+
+@require_POST
+def friend_request_decline(request, request_id):
+    try:
+        actions.decline_friend_request(member=request.user, request_id=request_id)
+    except actions.ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Declined. The member who asked is not told."))
+    return _back(request, "accounts:friend-requests")
+
+
+@require_POST
+def friend_request_cancel(request, request_id):
+    try:
+        actions.cancel_friend_request(member=request.user, request_id=request_id)
+    except actions.ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Your friend request was withdrawn."))
+    return _back(request, "accounts:friend-requests")
+
+
+def friend_requests(request):
+    """Requests waiting for my answer, and those I sent that are pending."""
+    received = Paginator(friends.pending_received(request.user), 20).get_page(
+        request.GET.get("page")
+    )
+    sent = Paginator(friends.pending_sent(request.user), 20).get_page(
+        request.GET.get("sent")
     )
     return TemplateResponse(
         request,
-        "accounts/member_detail.html",
-        {"member": member, "friend_count": friend_count, "is_friend": is_friend},
+        "accounts/friend_requests.html",
+        {"requests": received.object_list, "page": received, "sent_page": sent},
+    )
+
+
+def unfriend(request, nickname):
+    """GET: are you sure? POST: end the friendship. Works without script."""
+    member = access.access_member(request.user, nickname)
+    if not friends.is_friend(request.user, member):
+        messages.error(
+            request,
+            _("You and %(nickname)s are not friends.") % {"nickname": member.nickname},
+        )
+        return redirect(member.get_absolute_url())
+    if request.method == "POST":
+        actions.unfriend(member=request.user, friend=member)
+        messages.success(
+            request,
+            _("You and %(nickname)s are no longer friends.")
+            % {"nickname": member.nickname},
+        )
+        return redirect(member.get_absolute_url())
+    return TemplateResponse(
+        request, "accounts/unfriend_confirm.html", {"member": member}
+    )
+
+
+def block(request, nickname):
+    """GET: are you sure? POST: block. A blocked member's page answers 404,
+    so the blocker goes on to their list of blocked members."""
+    member = access.access_member(request.user, nickname)
+    if member.pk == request.user.pk:
+        messages.error(request, _("You cannot block yourself."))
+        return redirect(member.get_absolute_url())
+    if request.method == "POST":
+        actions.block_member(member=request.user, other=member)
+        messages.success(
+            request,
+            _(
+                "You blocked %(nickname)s. You two no longer see each other "
+                "anywhere on Enishi."
+            )
+            % {"nickname": member.nickname},
+        )
+        return redirect("accounts:block-list")
+    return TemplateResponse(request, "accounts/block_confirm.html", {"member": member})
+
+
+def block_list(request):
+    """The members I blocked: only mine (who blocked me is never shown)."""
+    blocks = (
+        Block.objects.filter(blocker=request.user)
+        .select_related("blocked")
+        .order_by("-created_at")
+    )
+    page = Paginator(blocks, 50).get_page(request.GET.get("page"))
+    return TemplateResponse(request, "accounts/block_list.html", {"page": page})
+
+
+@require_POST
+def unblock(request, member_id):
+    try:
+        actions.unblock_member(member=request.user, other_id=member_id)
+    except actions.ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Unblocked."))
+    return redirect("accounts:block-list")
+
+
+def member_friends(request, nickname):
+    """A member's friend list, when its audience lets the viewer see it
+    (404 otherwise, as for a page that does not exist)."""
+    member = access.access_member(request.user, nickname)
+    if not can_see(request.user, member, member.friends_audience):
+        raise Http404
+    page = Paginator(
+        friends.friends_of(member, request.user), friends.FRIENDS_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    return TemplateResponse(
+        request, "accounts/member_friends.html", {"member": member, "page": page}
+    )
+
+
+def member_search(request):
+    """Members by the start of their nickname, 20 to a page."""
+    form = MemberSearchForm(request.GET)
+    query = ""
+    page = None
+    if form.is_valid():
+        query = form.cleaned_data["q"]
+        if query:
+            page = Paginator(
+                friends.search(request.user, query), friends.SEARCH_PAGE_SIZE
+            ).get_page(request.GET.get("page"))
+    return TemplateResponse(
+        request,
+        "accounts/member_search.html",
+        {"form": form, "q": query, "page": page},
     )
 
 
@@ -53,7 +299,13 @@ def member_avatar(request, nickname):
 
 
 def friend_list(request):
-    friendships = Friendship.objects.of(request.user).select_related("friend")
+    # A block ends a friendship (actions.block_member); one made some other
+    # way (the admin) still hides the friend.
+    friendships = (
+        Friendship.objects.of(request.user)
+        .exclude(friend__in=Block.objects.hidden_ids_for(request.user))
+        .select_related("friend")
+    )
     page = Paginator(friendships.order_by("friend__nickname_key"), 50).get_page(
         request.GET.get("page")
     )
@@ -71,6 +323,10 @@ def profile_edit(request):
                     introduction=form.cleaned_data["introduction"],
                     avatar=form.cleaned_data["avatar"],
                     remove_avatar=form.cleaned_data["remove_avatar"],
+                    **{
+                        field: form.cleaned_data[field]
+                        for field in actions.AUDIENCE_FIELDS
+                    },
                 )
             except ImageRejected as exc:
                 form.add_error("avatar", str(exc))
@@ -78,7 +334,12 @@ def profile_edit(request):
                 messages.success(request, _("Your profile was saved."))
                 return redirect(member.get_absolute_url())
     else:
-        form = ProfileForm(initial={"introduction": member.introduction})
+        form = ProfileForm(
+            initial={
+                "introduction": member.introduction,
+                **{field: getattr(member, field) for field in actions.AUDIENCE_FIELDS},
+            }
+        )
     return TemplateResponse(request, "accounts/profile_edit.html", {"form": form})
 
 

@@ -45,6 +45,18 @@ ALLOWED: dict[str, str | None] = {
     "settings/profile/": "accounts:profile-edit",
     "members/<nickname>/": "accounts:member-detail",
     "members/<nickname>/avatar/": "accounts:member-avatar",
+    # Friends, friend requests, blocks and member search.
+    "members/search/": "accounts:member-search",
+    "members/<nickname>/friends/": "accounts:member-friends",
+    "members/<nickname>/friend-request/": "accounts:friend-request-send",
+    "members/<nickname>/unfriend/": "accounts:unfriend",
+    "members/<nickname>/block/": "accounts:block",
+    "friends/requests/": "accounts:friend-requests",
+    "friends/requests/<request_id>/accept/": "accounts:friend-request-accept",
+    "friends/requests/<request_id>/decline/": "accounts:friend-request-decline",
+    "friends/requests/<request_id>/cancel/": "accounts:friend-request-cancel",
+    "settings/blocks/": "accounts:block-list",
+    "settings/blocks/<member_id>/unblock/": "accounts:unblock",
     # The account views allauth serves: log in and out, change one's password,
     # and the page a deactivated member's correct password leads to.
     "accounts/login/": "account_login",

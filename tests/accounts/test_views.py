@@ -162,6 +162,7 @@ def test_member_page_is_found_by_nickname_in_another_width(other_member, member_
 
 def test_member_page_escapes_the_introduction(other_member, member_client):
     other_member.introduction = "<script>alert(1)</script>"
+    other_member.introduction_audience = "members"
     other_member.save()
 
     response = member_client.get("/members/ben/")
@@ -240,11 +241,12 @@ def test_friend_list_query_count_stays_flat_as_friends_grow(
             actions.make_friends(member, give_avatar(member_factory()))
 
     add_friends(3)
-    # session, member, count of friendships, one page of friendships + friends
-    with django_assert_num_queries(4):
+    # session, member, count of friendships, one page of friendships + friends,
+    # the navigation's count of friend requests
+    with django_assert_num_queries(5):
         small = member_client.get("/friends/")
     add_friends(27)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         large = member_client.get("/friends/")
 
     assert small.text.count('class="avatar avatar-small"') == 3
@@ -322,11 +324,12 @@ def test_invitation_list_query_count_stays_flat_as_invitations_grow(
             )
 
     add_used_invitations(3, 0)
-    # session, member, count of invitations, one page of invitations + invitees
-    with django_assert_num_queries(4):
+    # session, member, count of invitations, one page of invitations + invitees,
+    # the navigation's count of friend requests
+    with django_assert_num_queries(5):
         small = member_client.get("/invitations/")
     add_used_invitations(27, 3)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         large = member_client.get("/invitations/")
 
     assert small.text.count('href="/members/guest') == 3
