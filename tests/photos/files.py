@@ -3,6 +3,7 @@ attacker would. Built with Pillow and pillow-heif, or byte by byte."""
 
 import io
 import mimetypes
+import os
 
 import pillow_heif
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -120,3 +121,8 @@ def opened(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
+
+
+def noise(size=(120, 120)) -> Image.Image:
+    """Random pixels: they do not compress, so the file is past its head."""
+    return Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))

@@ -9,8 +9,9 @@ from django.conf import settings
 from PIL import Image
 
 from accounts.audience import Audience
+from photos.images import HEAD_BYTES
 from photos.models import Album, Photo
-from tests.accounts.image_files import png_of_huge_dimensions
+from tests.accounts.image_files import gradient, png_of_huge_dimensions
 from tests.conftest import client_for
 from tests.photos.conftest import media_files
 from tests.photos.files import (
@@ -20,6 +21,7 @@ from tests.photos.files import (
     encoded,
     iphone_heic,
     jpeg,
+    noise,
     opened,
     png,
     png_html_polyglot_after_end,
@@ -223,6 +225,31 @@ def test_refused_file_says_why_names_the_file_and_leaves_nothing(send, album, ca
     assert reason in response.text
     assert not Photo.objects.exists()
     assert media_files() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("big.png", encoded(noise(), "PNG")),
+        ("anim.gif", encoded(gradient((300, 300)), "GIF")),
+        ("a.webp", encoded(noise(), "WEBP")),
+        ("IMG.HEIC", iphone_heic()),
+    ],
+)
+def test_bytes_after_the_end_of_a_png_gif_webp_or_heic_are_refused(
+    send, album, name, data
+):
+    # Past the head a browser sniffs: only the format's own end tells. A page
+    # or a ZIP archive after the picture makes the file something else too.
+    assert len(data) > HEAD_BYTES
+    for tail in (b"<html><script>alert(1)</script></html>", b"PK\x03\x04" + b"\0" * 40):
+        response = send(upload(name, data + tail))
+        assert "This file is not only an image." in response.text
+    assert not Photo.objects.exists()
+    assert media_files() == set()
+
+    send(upload(name, data))
+    assert Photo.objects.count() == 1
 
 
 def test_file_over_10_mb_is_refused_and_leaves_nothing(send, album):
