@@ -27,6 +27,8 @@
     if (chat.hasAttribute("data-moderator")) shown.push(".own-or-mod");
     var sheet = new CSSStyleSheet();
     sheet.insertRule(shown.join(", ") + " { display: revert; }");
+    // Nobody blocks themself: "Block" is on everyone else's messages.
+    sheet.insertRule(own + " .others-only { display: none; }");
     document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
   })();
 
