@@ -392,3 +392,69 @@ def test_like_toggles_and_says_liked(cast, clients):
     second = clients["friend"].post(url, **HTMX)
     assert not Like.objects.exists()
     assert 'aria-pressed="false">Like</button>' in second.text
+
+
+# --- Photos -------------------------------------------------------------------
+
+
+def test_an_entry_is_written_with_its_photos(
+    cast, clients, django_capture_on_commit_callbacks
+):
+    from photos.models import Photo
+    from tests.photos.conftest import media_files
+    from tests.photos.files import jpeg, png, upload
+
+    create = reverse("diary:entry-create")
+    assert ">Photos (up to 3)</label>" in clients["owner"].get(create).text
+    with django_capture_on_commit_callbacks(execute=True):
+        response = clients["owner"].post(
+            create,
+            {
+                "title": "Picnic",
+                "body": "b",
+                "audience": "friends",
+                "photos": [upload("a.jpg", jpeg()), upload("b.png", png())],
+            },
+        )
+    entry = Entry.objects.get()
+    assert response.status_code == 302
+    assert Photo.objects.filter(entry=entry, owner=cast["owner"]).count() == 2
+    assert len(media_files()) == 4  # two sizes each
+    page = clients["friend"].get(detail(entry))
+    assert page.text.count('class="photo-grid"') == 1
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        [("notes.jpg", b"just text, not an image")],
+        [("a.jpg", None), ("b.jpg", None), ("c.jpg", None), ("d.jpg", None)],
+    ],
+    ids=["not-an-image", "four-photos"],
+)
+def test_a_refused_photo_leaves_no_entry_and_no_file(
+    cast, clients, files, django_capture_on_commit_callbacks
+):
+    from photos.models import Photo
+    from tests.photos.conftest import media_files
+    from tests.photos.files import jpeg, upload
+
+    uploads = [
+        upload(name, data if data is not None else jpeg()) for name, data in files
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = clients["owner"].post(
+            reverse("diary:entry-create"),
+            {
+                "title": "Picnic",
+                "body": "Kept",
+                "audience": "friends",
+                "photos": uploads,
+            },
+        )
+    assert response.status_code == 200
+    assert 'class="errorlist' in response.text
+    assert "Kept" in response.text
+    assert not Entry.objects.exists()
+    assert not Photo.objects.exists()
+    assert media_files() == set()
