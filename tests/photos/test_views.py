@@ -277,3 +277,10 @@ def test_album_list_queries_stay_flat_from_10_to_100_albums(
     with django_assert_num_queries(ten):
         response = client.get(url)
     assert response.text.count("/thumb/") == 24
+
+
+def test_a_members_page_links_to_their_albums(aiko, ben, client):
+    assert 'href="/photos/albums/new/"' in client.get("/members/aiko/").text
+    text = client_for(ben).get("/members/aiko/").text
+    assert 'href="/photos/by/aiko/"' in text
+    assert "aiko's albums" in text
