@@ -7,6 +7,10 @@ JPEG with no metadata (no EXIF, no GPS, no ICC, no comments). A file that is not
 an image, is too large, is damaged or is a decompression bomb raises
 ImageRejected with a message for the member.
 
+Photos (photos/images.py) use the same guarded steps with their own bounds:
+decode_in_turn, open_checked and shrink_upright, which keeps the whole
+picture instead of a square.
+
 Memory is what a hostile upload attacks: Pillow keeps a decoded image at up to
 4 bytes a pixel (plus a pointer per row), outside Python's own accounting. So the
 only full-size thing in memory is the decoded image itself; everything after it

@@ -284,3 +284,32 @@ def test_a_members_page_links_to_their_albums(aiko, ben, client):
     text = client_for(ben).get("/members/aiko/").text
     assert 'href="/photos/by/aiko/"' in text
     assert "aiko's albums" in text
+
+
+def test_every_photos_page_is_well_formed_empty_and_with_errors(
+    aiko, client, django_capture_on_commit_callbacks
+):
+    from tests.test_markup import check
+
+    album = Album.objects.create(owner=aiko, title="Trip")
+    (photo,) = add(aiko, album, 1, django_capture_on_commit_callbacks, caption="C")
+    a, p = album.pk, photo.pk
+    pages = [
+        ("get", "/photos/albums/new/", None),
+        ("post", "/photos/albums/new/", {"title": ""}),
+        ("get", f"/photos/albums/{a}/", None),
+        ("get", f"/photos/albums/{a}/edit/", None),
+        ("post", f"/photos/albums/{a}/edit/", {"title": "", "audience": "x"}),
+        ("get", f"/photos/albums/{a}/delete/", None),
+        ("get", f"/photos/albums/{a}/add/", None),
+        ("post", f"/photos/albums/{a}/add/", {"photos": [upload("a.txt", b"x")]}),
+        ("get", f"/photos/{p}/", None),
+        ("get", f"/photos/{p}/edit/", None),
+        ("post", f"/photos/{p}/edit/", {"caption": "x" * 201}),
+        ("get", f"/photos/{p}/delete/", None),
+        ("get", "/photos/by/aiko/", None),
+    ]
+    for method, url, data in pages:
+        response = getattr(client, method)(url, data)
+        assert response.status_code == 200, url
+        assert check(response.text).faults == [], url
