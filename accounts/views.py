@@ -71,12 +71,17 @@ def _member_page(request, member, request_form=None, status=200):
     viewer = request.user
     is_self = member.pk == viewer.pk
     is_friend = not is_self and friends.is_friend(viewer, member)
+    # One can_see per distinct audience (the two are often the same).
+    sees = {
+        audience: can_see(viewer, member, audience)
+        for audience in {member.introduction_audience, member.friends_audience}
+    }
     context = {
         "member": member,
         "friend_count": friends.friend_count(member),
         "is_friend": is_friend,
-        "show_introduction": can_see(viewer, member, member.introduction_audience),
-        "show_friends": can_see(viewer, member, member.friends_audience),
+        "show_introduction": sees[member.introduction_audience],
+        "show_friends": sees[member.friends_audience],
     }
     # Their latest diary entries the viewer may see (diary/selectors.py).
     from diary.selectors import latest_entries
