@@ -131,7 +131,12 @@ def photo_add(request, album_id):
     return TemplateResponse(
         request,
         "photos/photo_add.html",
-        {"form": form, "album": album, "max_files": actions.MAX_PER_UPLOAD},
+        {
+            "form": form,
+            "album": album,
+            "max_files": _files_per_request(),
+            "max_total_mb": settings.REQUEST_MAX_BYTES // (1024 * 1024),
+        },
     )
 
 
@@ -196,6 +201,14 @@ def photo_file(request, photo_id, size):
     response["Cache-Control"] = "private, no-cache"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _files_per_request() -> int:
+    """What one upload can carry: the action's cap, or fewer if Django's
+    DATA_UPLOAD_MAX_NUMBER_FILES refuses a request with more (project/input.py
+    answers it 400)."""
+    parsed = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    return min(actions.MAX_PER_UPLOAD, parsed or actions.MAX_PER_UPLOAD)
 
 
 def _posted(request, *, files: bool = False):

@@ -313,3 +313,16 @@ def test_every_photos_page_is_well_formed_empty_and_with_errors(
         response = getattr(client, method)(url, data)
         assert response.status_code == 200, url
         assert check(response.text).faults == [], url
+
+
+def test_the_upload_page_says_what_one_upload_can_carry(aiko, client, settings):
+    album = Album.objects.create(owner=aiko, title="Trip")
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 4
+    settings.REQUEST_MAX_BYTES = 11 * 2**20
+    assert "Up to 4 photos at a time, 11 MB in all." in (
+        client.get(f"/photos/albums/{album.pk}/add/").text
+    )
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 100
+    assert "Up to 20 photos at a time" in (
+        client.get(f"/photos/albums/{album.pk}/add/").text
+    )
