@@ -142,8 +142,17 @@ def _block_changed(sender, instance, **kwargs):
 
 @receiver(post_delete, sender=Friendship)
 def _friendship_ended(sender, instance, **kwargs):
-    # What friends see of each other stops with the friendship.
+    # What friends see of each other stops with the friendship. An unfriending
+    # deletes both rows, a block deletes them too (accounts/actions.py): each
+    # row names both members, so both members' sockets are reached either way.
     reauthorize_sockets([instance.member_id, instance.friend_id])
+
+
+# FriendRequest rows need no receiver: sending, declining, withdrawing or
+# accepting a request narrows nothing anyone may see (accepting only widens,
+# through the Friendship rows it makes). The recipient's badge is pushed by
+# accounts.friends.push_request_badge. Nor does a member narrowing who sees
+# their self-introduction or friend list: nothing live shows either.
 
 
 # --- Diary entries -------------------------------------------------------------
