@@ -73,7 +73,11 @@ def iphone_heic(size=(400, 300)) -> bytes:
     pillow_heif.from_pillow(halves(size)).save(
         out, quality=90, exif=camera_exif().tobytes()
     )
-    return out.getvalue()
+    data = out.getvalue()
+    exif = Image.Exif()
+    exif.load(pillow_heif.open_heif(io.BytesIO(data)).info["exif"])
+    assert exif.get_ifd(GPS_IFD)[1] == "N" and exif[0x010F] == "EnishiCam"
+    return data
 
 
 def encoded(image: Image.Image, fmt: str, **options) -> bytes:

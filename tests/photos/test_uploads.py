@@ -95,11 +95,13 @@ def test_sideways_jpeg_with_gps_comes_back_upright_with_no_metadata_in_both_size
 
 
 def test_iphone_heic_is_accepted_and_stored_as_jpeg_without_its_exif(send, album):
-    response = send(upload("IMG_0002.HEIC", iphone_heic((400, 300))))
+    # An iPhone's 12-megapixel photo, with its camera and place in EXIF.
+    response = send(upload("IMG_0002.HEIC", iphone_heic((4032, 3024))))
 
     assert response.status_code == 302
     photo = Photo.objects.get(album=album)
-    assert (photo.width, photo.height) == (400, 300)
+    assert (photo.width, photo.height) == (1280, 960)
+    assert opened(stored(photo, "thumb")).size == (320, 240)
     assert_no_metadata(stored(photo, "display"))
     assert_no_metadata(stored(photo, "thumb"))
 
@@ -156,6 +158,13 @@ def test_small_photo_is_never_enlarged(send, album):
     assert opened(stored(photo, "thumb")).size == (200, 100)
 
 
+def test_a_panorama_longer_than_an_avatar_may_be_is_accepted(send, album):
+    send(upload("pano.png", png_of_huge_dimensions(20_000, 2_000)))
+
+    photo = Photo.objects.get(album=album)
+    assert opened(stored(photo, "display")).size == (1280, 128)
+
+
 def test_files_are_stored_under_random_names_in_media_photos(send, album):
     before = media_files()
     send(upload("a.jpg", jpeg()), upload("b.jpg", jpeg()), caption="Beach")
@@ -205,6 +214,14 @@ REFUSED = {
     "type that contradicts the name": (
         upload("cat.png", png(), "image/jpeg"),
         "Its name and its type say different things.",
+    ),
+    "over 40 megapixels": (
+        upload("wide.png", png_of_huge_dimensions(8000, 6000)),
+        "This image has too many pixels (at most 40 million).",
+    ),
+    "a strip longer than a side may be": (
+        upload("strip.png", png_of_huge_dimensions(20_001, 10)),
+        "This image is too large (at most 20000 pixels on a side).",
     ),
     "decompression bomb": (
         upload("bomb.png", png_of_huge_dimensions(20_000, 20_000)),
