@@ -66,6 +66,11 @@ _DECODE_BYTES_PER_PIXEL = {
     "AVIF": 13,
 }
 
+# JPEGs as Pillow names them: a JPEG with more images after the first (MPF:
+# phones' depth and gain maps, cameras' previews) opens as "MPO", and decodes
+# its first image as any JPEG.
+JPEG_FORMATS = {"JPEG", "MPO"}
+
 # Modes whose pixels can be averaged as stored (no alpha, no palette).
 _AVERAGED_AS_THEY_ARE = {"RGB", "L", "CMYK", "YCbCr"}
 
@@ -187,7 +192,7 @@ def shrink_upright(image: Image.Image, longest: int) -> Image.Image:
     The caller resizes it to the sizes it keeps. A damaged image is refused."""
     try:
         width, height = image.size
-        if image.format == "JPEG":
+        if image.format in JPEG_FORMATS:
             # Decoded at 1/2, 1/4 or 1/8 scale when that still leaves enough.
             scale = longest * REDUCING_GAP / max(width, height)
             if scale < 1:
@@ -281,11 +286,13 @@ def _on_white(band: Image.Image) -> Image.Image:
 
 
 def _decode_bytes_per_pixel(image: Image.Image) -> int:
-    if image.format == "JPEG" and not image.info.get("progressive"):
+    if image.format in JPEG_FORMATS and not image.info.get("progressive"):
         # Baseline JPEG is decoded at reduced scale (draft), at worst at full size.
         return 4
     # Progressive JPEG keeps every coefficient (2 bytes a sample) whatever the
     # scale it is decoded at.
+    if image.format in JPEG_FORMATS:
+        return _DECODE_BYTES_PER_PIXEL["JPEG"]
     return _DECODE_BYTES_PER_PIXEL[image.format]
 
 

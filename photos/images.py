@@ -31,7 +31,9 @@ from PIL import Image
 from accounts import images
 from accounts.actions import ActionRefused
 
-FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "HEIF"}
+# As Pillow detects them; "MPO" is a JPEG with more images after the first
+# (many phones' photos), and is taken as a JPEG (its first image).
+FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP", "HEIF"}
 
 # What a file's name says it is (browsers derive the content type from it too).
 EXTENSIONS = {
@@ -136,12 +138,13 @@ def _process(file, claimed: str) -> ProcessedPhoto:
         max_pixels=settings.PHOTOS_MAX_PIXELS,
         max_side=settings.PHOTOS_MAX_SIDE,
     ) as image:
-        if image.format != claimed:
+        actual = "JPEG" if image.format in images.JPEG_FORMATS else image.format
+        if actual != claimed:
             raise images.ImageRejected(
                 _("Its name says %(claimed)s but it is a %(actual)s image.")
-                % {"claimed": _LABELS[claimed], "actual": _LABELS[image.format]}
+                % {"claimed": _LABELS[claimed], "actual": _LABELS[actual]}
             )
-        if _has_bytes_past_its_end(image.format, data):
+        if _has_bytes_past_its_end(actual, data):
             raise images.ImageRejected(_("This file is not only an image."))
         upright = images.shrink_upright(image, settings.PHOTOS_DISPLAY_SIZE)
     display = _fit(upright, settings.PHOTOS_DISPLAY_SIZE)
@@ -181,7 +184,13 @@ def _jpeg(image: Image.Image) -> bytes:
 
 def _has_bytes_past_its_end(fmt: str, data: bytes) -> bool:
     end = _END_OF.get(fmt)
-    return end is not None and end(data) != len(data)
+    if end is None:
+        return False
+    try:
+        return end(data) != len(data)
+    except (IndexError, struct.error):
+        # Pillow read the header, but the blocks after it do not add up.
+        return True
 
 
 def _png_end(data: bytes) -> int:

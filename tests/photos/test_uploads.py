@@ -129,6 +129,26 @@ def test_other_formats_are_stored_as_jpeg(send, album, name, fmt, options):
         assert opened(stored(photo, size)).format == "JPEG"
 
 
+def test_phone_jpeg_with_more_images_after_the_first_is_a_jpeg(send, album):
+    # MPF: depth or gain maps, previews. Pillow calls it MPO.
+    first = Image.new("RGB", (300, 200), (255, 0, 0))
+    out = io.BytesIO()
+    first.save(
+        out,
+        format="MPO",
+        save_all=True,
+        append_images=[Image.new("RGB", (150, 100), (0, 0, 255))],
+    )
+    assert Image.open(io.BytesIO(out.getvalue())).format == "MPO"
+
+    send(upload("IMG_0005.JPG", out.getvalue()))
+
+    image = opened(stored(Photo.objects.get(album=album), "display")).convert("RGB")
+    assert image.size == (300, 200)
+    red, _green, blue = image.getpixel((150, 100))
+    assert red > 200 and blue < 60
+
+
 def test_animated_gif_keeps_its_first_frame(send, album):
     frames = [Image.new("RGB", (100, 100), c) for c in ((255, 0, 0), (0, 0, 255))]
     out = io.BytesIO()
