@@ -138,6 +138,16 @@ class Member(AbstractBaseUser, PermissionsMixin):
     class Meta:
         verbose_name = _("member")
         verbose_name_plural = _("members")
+        indexes = [
+            # Member search is a prefix match on the key (LIKE 'ai%'); in
+            # PostgreSQL only a pattern-ops index serves that under any
+            # collation but C (other databases ignore the opclass).
+            models.Index(
+                fields=["nickname_key"],
+                name="member_nickname_key_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
+        ]
 
     def __str__(self):
         return self.nickname
