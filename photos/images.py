@@ -30,6 +30,7 @@ from PIL import Image
 
 from accounts import images
 from accounts.actions import ActionRefused
+from project.uploads import OversizedUpload
 
 # As Pillow detects them; "MPO" is a JPEG with more images after the first
 # (many phones' photos), and is taken as a JPEG (its first image).
@@ -99,10 +100,12 @@ def process_photo(uploaded) -> ProcessedPhoto:
         claimed = _claimed_format(uploaded)
         if uploaded.size == 0:
             raise images.ImageRejected(_("The file is empty."))
-        if uploaded.size > settings.PHOTOS_MAX_BYTES:
+        # project/uploads.py keeps nothing of a file past AVATAR_MAX_BYTES.
+        limit = min(settings.PHOTOS_MAX_BYTES, settings.AVATAR_MAX_BYTES)
+        if uploaded.size > limit or isinstance(uploaded, OversizedUpload):
             raise images.ImageRejected(
                 _("This file is too large (at most %(max)d MB).")
-                % {"max": settings.PHOTOS_MAX_BYTES // (1024 * 1024)}
+                % {"max": limit // (1024 * 1024)}
             )
         uploaded.seek(0)
         return images.decode_in_turn(_process, uploaded, claimed)
