@@ -887,3 +887,105 @@ def test_friends_in_common_query_count_stays_flat(
     assert small.context["in_common_count"] == 10
     assert large.context["in_common_count"] == 100
     assert len(large.context["in_common"]) == friends.IN_COMMON_SHOWN
+
+
+# --- Settings: the profile's audiences ----------------------------------------------
+
+
+def test_the_profile_form_offers_the_three_audiences_set_as_they_are(aiko):
+    aiko.friends_audience = "me"
+    aiko.save()
+
+    text = client_for(aiko).get("/settings/profile/").text
+
+    for field, label in [
+        ("introduction_audience", "Who can see your self-introduction"),
+        ("friends_audience", "Who can see your friend list"),
+        ("default_audience", "Default audience for new diary entries and albums"),
+    ]:
+        assert f'<label for="id_{field}">{label}</label>' in text
+        assert f'<select name="{field}"' in text
+    for label in ("All members", "Friends of friends", "Friends", "Only me"):
+        assert f">{label}</option>" in text
+    assert '<option value="me" selected>Only me</option>' in text
+    assert '<option value="friends" selected>Friends</option>' in text
+
+
+def test_saving_the_profile_sets_the_audiences(aiko):
+    response = client_for(aiko).post(
+        "/settings/profile/",
+        {
+            "introduction": "hi",
+            "introduction_audience": "members",
+            "friends_audience": "me",
+            "default_audience": "fof",
+        },
+    )
+
+    assert response.status_code == 302
+    aiko.refresh_from_db()
+    assert (
+        aiko.introduction_audience,
+        aiko.friends_audience,
+        aiko.default_audience,
+    ) == ("members", "me", "fof")
+
+
+def test_an_unknown_audience_is_refused_and_changes_nothing(aiko):
+    response = client_for(aiko).post(
+        "/settings/profile/",
+        {"introduction": "changed", "friends_audience": "everyone"},
+    )
+
+    assert response.status_code == 200
+    assert "Select a valid choice." in response.text
+    assert "changed" in response.text  # what was typed stays
+    aiko.refresh_from_db()
+    assert aiko.friends_audience == "friends"
+    assert aiko.introduction == ""
+
+
+def test_a_profile_form_without_the_audiences_keeps_them(aiko):
+    aiko.introduction_audience = "members"
+    aiko.save()
+
+    client_for(aiko).post("/settings/profile/", {"introduction": "hello"})
+
+    aiko.refresh_from_db()
+    assert aiko.introduction == "hello"
+    assert aiko.introduction_audience == "members"
+
+
+# --- Markup -----------------------------------------------------------------------
+
+
+def test_every_friends_page_is_well_formed(circle, member_factory):
+    from tests.test_markup import check
+
+    aiko, fumi = circle["aiko"], circle["fumi"]
+    chika = member_factory(nickname="chika")
+    ask(fumi, aiko, "hello")
+    ask(aiko, chika)
+    aiko_client = client_for(aiko)
+    pages = {
+        "stranger": aiko_client.get("/members/eri/"),
+        "asked me": aiko_client.get("/members/fumi/"),
+        "I asked": aiko_client.get("/members/chika/"),
+        "friend": aiko_client.get("/members/ben/"),
+        "me": aiko_client.get("/members/aiko/"),
+        "message too long": aiko_client.post(
+            "/members/eri/friend-request/", {"message": "x" * 201}
+        ),
+        "requests": aiko_client.get("/friends/requests/"),
+        "unfriend": aiko_client.get("/members/ben/unfriend/"),
+        "block": aiko_client.get("/members/ben/block/"),
+        "blocks": aiko_client.get("/settings/blocks/"),
+        "friend list": aiko_client.get("/members/ben/friends/"),
+        "search": aiko_client.get("/members/search/", {"q": "e"}),
+        "search error": aiko_client.get("/members/search/", {"q": "x" * 101}),
+        "friends": aiko_client.get("/friends/"),
+        "profile": aiko_client.get("/settings/profile/"),
+    }
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+        assert check(response.text).faults == [], name
