@@ -66,37 +66,28 @@ def add_photos(
         )
     if not files:
         raise ActionRefused(_("Choose at least one photo."))
-    if entry is not None:
-        room = MAX_PER_ENTRY - entry.photos.count()
-        if len(files) > room:
-            raise ActionRefused(
-                ngettext(
-                    "A diary entry has at most %(max)d photo.",
-                    "A diary entry has at most %(max)d photos.",
-                    MAX_PER_ENTRY,
-                )
-                % {"max": MAX_PER_ENTRY}
+    if album is not None and len(files) > MAX_PER_UPLOAD:
+        raise ActionRefused(
+            ngettext(
+                "Add at most %(max)d photo at a time.",
+                "Add at most %(max)d photos at a time.",
+                MAX_PER_UPLOAD,
             )
-    else:
-        if len(files) > MAX_PER_UPLOAD:
-            raise ActionRefused(
-                ngettext(
-                    "Add at most %(max)d photo at a time.",
-                    "Add at most %(max)d photos at a time.",
-                    MAX_PER_UPLOAD,
-                )
-                % {"max": MAX_PER_UPLOAD}
-            )
-        if album.photos.count() + len(files) > MAX_PER_ALBUM:
-            raise ActionRefused(
-                _("An album holds at most %(max)d photos.") % {"max": MAX_PER_ALBUM}
-            )
-    # Every file is checked and re-encoded before anything is written.
+            % {"max": MAX_PER_UPLOAD}
+        )
+    caption = _caption(caption)
+    _check_room(album, entry, len(files))
+    # Every file is checked and re-encoded before anything is written (and
+    # before any lock: decoding takes a while).
     processed = [process_photo(f) for f in files]
-    caption = caption.strip()
     photos = []
     pending = []
     with transaction.atomic():
+        # Again, under the album's or entry's row lock: two uploads at once
+        # must not both fit in the room one of them saw.
+        container = album if album is not None else entry
+        type(container).objects.select_for_update().filter(pk=container.pk).first()
+        _check_room(album, entry, len(files))
         for result in processed:
             thumbnail, display = _new_name(), _new_name()
             photos.append(
@@ -142,10 +133,7 @@ def delete_album(*, member, album: Album) -> None:
 
 def update_caption(*, member, photo: Photo, caption: str) -> Photo:
     _own(member, photo)
-    caption = caption.strip()
-    if len(caption) > Photo._meta.get_field("caption").max_length:
-        raise ActionRefused(_("The caption is too long."))
-    photo.caption = caption
+    photo.caption = _caption(caption)
     photo.save(update_fields=["caption"])
     return photo
 
@@ -170,6 +158,30 @@ def _own(member, thing) -> None:
     if thing.owner_id != member.pk:
         # Views fetch what the member may see; one they may not change is refused.
         raise ActionRefused(_("Only its owner can change this."))
+
+
+def _check_room(album, entry, adding: int) -> None:
+    if entry is not None:
+        if entry.photos.count() + adding > MAX_PER_ENTRY:
+            raise ActionRefused(
+                ngettext(
+                    "A diary entry has at most %(max)d photo.",
+                    "A diary entry has at most %(max)d photos.",
+                    MAX_PER_ENTRY,
+                )
+                % {"max": MAX_PER_ENTRY}
+            )
+    elif album.photos.count() + adding > MAX_PER_ALBUM:
+        raise ActionRefused(
+            _("An album holds at most %(max)d photos.") % {"max": MAX_PER_ALBUM}
+        )
+
+
+def _caption(caption: str) -> str:
+    caption = caption.strip()
+    if len(caption) > Photo._meta.get_field("caption").max_length:
+        raise ActionRefused(_("The caption is too long."))
+    return caption
 
 
 def _title(title: str) -> str:

@@ -202,3 +202,34 @@ def test_album_needs_a_title_and_a_known_audience(aiko):
     with pytest.raises(actions.ActionRefused):
         actions.create_album(owner=aiko, title="Trip", audience="everyone")
     assert not Album.objects.exists()
+
+
+def test_room_is_checked_again_once_the_files_are_decoded(
+    aiko, entry, django_capture_on_commit_callbacks, monkeypatch
+):
+    # Another upload to the same entry finished while this one was decoding:
+    # the second look, under the entry's row lock, sees it.
+    from photos import images
+
+    real = images.process_photo
+    calls = []
+
+    def slow_decode(file):
+        if not calls:
+            calls.append(file)
+            with django_capture_on_commit_callbacks(execute=True):
+                actions.add_photos(aiko, jpegs(2), entry=entry)
+        return real(file)
+
+    monkeypatch.setattr(actions, "process_photo", slow_decode)
+    with pytest.raises(actions.ActionRefused, match="at most 3 photos"):
+        actions.add_photos(aiko, jpegs(2), entry=entry)
+
+    assert entry.photos.count() == 2
+    assert len(media_files()) == 4
+
+
+def test_a_caption_too_long_is_refused(aiko, album):
+    with pytest.raises(actions.ActionRefused, match="caption is too long"):
+        actions.add_photos(aiko, jpegs(1), album=album, caption="x" * 201)
+    assert not Photo.objects.exists()
