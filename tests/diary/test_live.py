@@ -4,6 +4,7 @@ every socket showing the entry and none of a member who may not see them,
 and a narrowed audience, a deletion or a block takes the stream off open
 sockets within a second (project/revocation.py)."""
 
+import asyncio
 import time
 import uuid
 from urllib.parse import urlencode
@@ -441,3 +442,43 @@ def test_feed_recipients_are_exactly_those_visible_to_lets_see_it(
         with django_assert_max_num_queries(1):
             recipients = set(live.feed_recipient_ids(entry))
         assert recipients == (seeing & reach) - {owner.pk}, audience
+
+
+async def test_a_narrowing_made_while_a_socket_is_connecting_still_reaches_it(
+    cast, tabs, monkeypatch
+):
+    # The audience narrows after the socket read what its member may see but
+    # before it was accepted: the socket joined the entry's group before
+    # reading, so the revocation waits for it instead of passing by.
+    from chat import socket_limit
+
+    entry = await database_sync_to_async(make_entry)(cast["owner"], Audience.MEMBERS)
+    real_acquire = socket_limit.acquire
+
+    async def acquire_while_narrowed(member_id, socket_name):
+        await database_sync_to_async(Entry.objects.filter(pk=entry.pk).update)(
+            audience=Audience.ONLY_ME
+        )
+        await asyncio.sleep(0.3)  # the revocation's publish arrives meanwhile
+        return await real_acquire(member_id, socket_name)
+
+    monkeypatch.setattr(socket_limit, "acquire", acquire_while_narrowed)
+    socket = await tabs(await alogin(cast["other"]), entry)
+
+    assert await close_code(socket) == broadcast.CLOSE_RECHECK
+
+
+def test_only_the_revocation_module_asks_entry_sockets_to_reauthorize():
+    from tests.chat.test_broadcast import BASE_DIR, own_python_files
+    from tests.chat.test_revocation import calls_of
+
+    revocation = BASE_DIR / "project" / "revocation.py"
+    broadcast_module = BASE_DIR / "chat" / "broadcast.py"
+    offenders = {
+        str(path.relative_to(BASE_DIR)): lines
+        for path in own_python_files()
+        if path not in (revocation, broadcast_module)
+        and (lines := calls_of(path, "recheck_entry_sockets"))
+    }
+    assert offenders == {}
+    assert calls_of(revocation, "recheck_entry_sockets")
