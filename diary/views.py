@@ -102,7 +102,6 @@ def entry_detail(request, entry_id):
             "comments": _comments(entry, request.user),
             "like_count": like_count,
             "liked": liked,
-            "comment_form": CommentForm(),
         },
     )
 
