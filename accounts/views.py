@@ -87,7 +87,9 @@ def _member_page(request, member, request_form=None, status=200):
     from diary.selectors import latest_entries
 
     context["entries"] = latest_entries(member, viewer)
-    if not is_self:
+    # Friends in common are part of the member's friend list: shown only to
+    # whom its audience shows the list.
+    if not is_self and context["show_friends"]:
         common = friends.in_common(viewer, member)
         context["in_common"] = list(common[: friends.IN_COMMON_SHOWN])
         context["in_common_count"] = (
@@ -95,12 +97,12 @@ def _member_page(request, member, request_form=None, status=200):
             if len(context["in_common"]) < friends.IN_COMMON_SHOWN
             else common.count()
         )
-        if not is_friend:
-            context["received_request"] = friends.received_from(viewer, member)
-            context["sent_request"] = (
-                None if context["received_request"] else friends.sent_to(viewer, member)
-            )
-            context["request_form"] = request_form or FriendRequestForm()
+    if not is_self and not is_friend:
+        context["received_request"] = friends.received_from(viewer, member)
+        context["sent_request"] = (
+            None if context["received_request"] else friends.sent_to(viewer, member)
+        )
+        context["request_form"] = request_form or FriendRequestForm()
     return TemplateResponse(
         request, "accounts/member_detail.html", context, status=status
     )

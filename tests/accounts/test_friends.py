@@ -859,6 +859,9 @@ def test_friends_in_common_are_shown_with_their_count(circle, member_factory):
     actions.make_friends(aiko, circle["gen"])
     Block.objects.create(blocker=circle["gen"], blocked=aiko)
 
+    eri.friends_audience = "fof"
+    eri.save()
+
     response = client_for(aiko).get("/members/eri/")
 
     assert [m.nickname for m in response.context["in_common"]] == ["ben", "chika"]
@@ -866,9 +869,21 @@ def test_friends_in_common_are_shown_with_their_count(circle, member_factory):
     assert "Friends in common" in response.text
 
 
+def test_friends_in_common_are_hidden_with_the_friend_list(circle):
+    # eri's friend list is for her friends: aiko, a friend of a friend, sees
+    # neither it nor the friends they share.
+    response = client_for(circle["aiko"]).get("/members/eri/")
+
+    assert "in_common" not in response.context
+    assert "Friends in common" not in response.text
+    assert ">ben</span>" not in response.text
+
+
 def test_friends_in_common_query_count_stays_flat(
     aiko, fumi, member_factory, django_assert_num_queries
 ):
+    fumi.friends_audience = "members"
+    fumi.save()
     aiko_client = client_for(aiko)
 
     def more_in_common(count):

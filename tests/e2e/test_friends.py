@@ -24,6 +24,7 @@ def test_a_declined_request_still_shows_as_pending_to_its_sender(
     expect(badge).to_be_hidden()
 
     aiko.goto("/members/fumi/")
+    expect(aiko.get_by_role("button", name="Block", exact=True)).to_be_visible()
     aiko.get_by_label("Message (optional)", exact=True).fill("We met at the café!")
     aiko.get_by_role("button", name="Add as friend", exact=True).click()
     expect(aiko.get_by_text("Request pending", exact=True)).to_be_visible()
