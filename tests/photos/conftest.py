@@ -10,9 +10,11 @@ VIEWERS = ("owner", "friend", "fof", "other", "blocked", "blocker")
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Hashing strength is Django's concern, not what these tests prove.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _fast_password_hashing(request, settings):
+    # Hashing strength is Django's concern, not what these tests prove. A
+    # browser test logs in to a server with the real hashers.
+    if request.node.get_closest_marker("browser") is None:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
