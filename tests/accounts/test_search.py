@@ -57,6 +57,8 @@ def test_the_page_has_a_labelled_search_box_and_no_results_yet(viewer):
         (" b ", ["ben"]),
         ("z", []),
         ("iko", []),  # a prefix, not anywhere in the nickname
+        ("%", []),  # LIKE's wildcards are plain characters here
+        ("_i", []),
     ],
 )
 def test_nicknames_are_found_by_their_start_as_nicknames_compare(
