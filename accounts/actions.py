@@ -63,6 +63,15 @@ def create_invitation(
                     )
                     % {"max": settings.INVITATION_MAX_OPEN}
                 )
+            if friends.friend_count(inviter) >= friends.MAX_FRIENDS:
+                # Whoever joins becomes the inviter's friend.
+                raise ActionRefused(
+                    _(
+                        "You already have %(max)s friends, the most a member may "
+                        "have. Unfriend someone first."
+                    )
+                    % {"max": f"{friends.MAX_FRIENDS:,}"}
+                )
         invitation = Invitation.objects.create(
             inviter=inviter,
             token_hash=Invitation.hash_token(token),
@@ -161,7 +170,14 @@ def join_with_invitation(*, token: str, nickname: str, password: str) -> Member:
             )
             Invitation.objects.filter(pk=invitation.pk).update(used_by=member)
             if invitation.inviter is not None:
-                make_friends(member, invitation.inviter)
+                # Under the inviter's row lock, as every new friendship is
+                # (_lock_pair): an inviter who reached MAX_FRIENDS since the
+                # link was made still brings the invitee in, as a non-friend.
+                Member.objects.select_for_update().filter(
+                    pk=invitation.inviter_id
+                ).first()
+                if friends.friend_count(invitation.inviter) < friends.MAX_FRIENDS:
+                    make_friends(member, invitation.inviter)
     except (IntegrityError, ValidationError) as exc:
         raise _clash(nickname) from exc
     return member

@@ -1004,3 +1004,30 @@ def test_every_friends_page_is_well_formed(circle, member_factory):
     for name, response in pages.items():
         assert response.status_code == 200, name
         assert check(response.text).faults == [], name
+
+
+# --- Invitations and the limit ------------------------------------------------------
+
+
+@pytest.mark.usefixtures("cap_of_two")
+def test_a_member_at_the_friend_limit_cannot_create_an_invitation(aiko, member_factory):
+    befriend_many(aiko, member_factory, 2)
+
+    with pytest.raises(ActionRefused, match="You already have 2 friends"):
+        actions.create_invitation(inviter=aiko)
+
+
+@pytest.mark.usefixtures("cap_of_two")
+def test_an_invitation_used_after_its_inviter_reached_the_limit_adds_no_friend(
+    aiko, member_factory
+):
+    _invitation, token = actions.create_invitation(inviter=aiko)
+    befriend_many(aiko, member_factory, 2)
+
+    newcomer = actions.join_with_invitation(
+        token=token, nickname="newcomer", password="kumo-no-ue-de-odoru"
+    )
+
+    assert newcomer.invited_by == aiko
+    assert friends.friend_count(aiko) == 2
+    assert not are_friends(aiko, newcomer)
