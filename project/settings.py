@@ -322,13 +322,6 @@ AVATAR_SIZE = 256
 IMAGE_DECODE_MAX_MB = env.int("IMAGE_DECODE_MAX_MB", default=256)
 IMAGE_DECODES_AT_ONCE = env.int("IMAGE_DECODES_AT_ONCE", default=1)
 IMAGE_DECODE_WAIT_SECONDS = 30
-# Every request body: past this, project/body_limit.py answers 413 before Django
-# reads it (Django would read it all first). An avatar and the form around it.
-REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=AVATAR_MAX_BYTES + 2**20)
-# The form fields of a request besides its files: the longest text a form takes
-# (5,000 characters, up to 4 bytes each, percent-encoded) is about 60 KB.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2**20
-DATA_UPLOAD_MAX_NUMBER_FILES = 4
 # An uploaded file past this is spooled to a temporary file, not held in memory
 # (parallel uploads would hold one each); project/uploads.py stops keeping a
 # file's bytes once it passes AVATAR_MAX_BYTES.
@@ -348,6 +341,16 @@ PHOTOS_MAX_PIXELS = env.int("PHOTOS_MAX_PIXELS", default=40_000_000)
 PHOTOS_MAX_SIDE = env.int("PHOTOS_MAX_SIDE", default=20_000)
 PHOTOS_THUMBNAIL_SIZE = 320
 PHOTOS_DISPLAY_SIZE = 1280
+# Every request body: past this, project/body_limit.py answers 413 before Django
+# reads it (Django would read it all first). A diary entry with its three
+# photos at their largest, and the form around them.
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=3 * PHOTOS_MAX_BYTES + 2**20)
+# The form fields of a request besides its files: the longest text a form takes
+# (10,000 characters, up to 4 bytes each, percent-encoded) is about 120 KB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2**20
+# Files in one request: an album upload takes up to 20 (photos/actions.py),
+# within REQUEST_MAX_BYTES in all.
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
 # Photo files are sent by the view that checks who asks (photos/views.py). In
 # production the proxy can send the bytes instead: "X-Accel-Redirect" (nginx,
 # with PHOTOS_SENDFILE_PREFIX the internal location that maps to
