@@ -144,6 +144,35 @@ def test_a_blocked_members_pages_answer_exactly_as_a_missing_nickname(
 
 
 @pytest.mark.parametrize("who_blocks", ["viewer", "member"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/members/{}/block/"),
+        ("post", "/members/{}/block/"),
+        ("get", "/members/{}/unfriend/"),
+        ("post", "/members/{}/unfriend/"),
+        ("post", "/members/{}/friend-request/"),
+    ],
+)
+def test_nothing_can_be_done_across_a_block_as_for_a_missing_nickname(
+    aiko, ben, who_blocks, method, path
+):
+    if who_blocks == "viewer":
+        block(aiko, ben)
+    else:
+        block(ben, aiko)
+    aiko_client = client_for(aiko)
+
+    blocked = getattr(aiko_client, method)(path.format("ben"))
+    missing = getattr(aiko_client, method)(path.format("nobody"))
+
+    assert blocked.status_code == missing.status_code == 404
+    assert blocked.content == missing.content
+    assert Block.objects.count() == 1
+    assert not FriendRequest.objects.exists()
+
+
+@pytest.mark.parametrize("who_blocks", ["viewer", "member"])
 def test_the_other_member_cannot_see_the_blocker_either(aiko, ben, who_blocks):
     give_avatar(aiko)
     if who_blocks == "viewer":
@@ -376,3 +405,14 @@ def test_a_block_rolled_back_reaches_no_socket(aiko, ben, monkeypatch):
     assert sent == []
     block(aiko, ben)
     assert sent and all(set(ids) == {aiko.pk, ben.pk} for ids in sent)
+
+
+def test_a_block_made_in_the_admin_still_hides_pending_requests_both_ways(aiko, ben):
+    # The admin creates the row alone (no action ends the request).
+    actions.send_friend_request(sender=ben, recipient=aiko)
+    Block.objects.create(blocker=aiko, blocked=ben)
+
+    assert not friends.pending_received(aiko).exists()
+    assert not friends.pending_sent(ben).exists()
+    assert ">Accept</button>" not in client_for(aiko).get("/friends/requests/").text
+    assert friends.pending_received_count(aiko) == 0
