@@ -3,7 +3,8 @@ owner with one of each thing that has an audience, and a viewer of each kind.
 
 - owner (aiko) writes a diary entry (with a photo, and a comment by her
   friend), keeps an album with one captioned photo, has an avatar, a
-  self-introduction and a friend list (kenji is on it and nowhere else);
+  self-introduction and a friend list (kenji is on it and nowhere else; jun
+  is her friend and ben's: a friend the two have in common);
 - friend (ben), her friend; fof (eri), ben's friend only;
 - other (fumi), who knows nobody;
 - blocked (gen), ben's friend whom aiko blocked; blocker (hana), ben's
@@ -40,6 +41,8 @@ NICKNAMES = {
 }
 # The owner's friend whom only her friend list shows.
 LISTED_FRIEND = "kenji"
+# A friend of the owner and of her friend (in common to the two of them).
+COMMON_FRIEND = "jun"
 
 ENTRY_TITLE = "Matrix entry title"
 ENTRY_BODY = "Matrix entry body text"
@@ -89,6 +92,9 @@ def build_world(audience: str, *, photos: bool = True, capture=None) -> World:
     owner = people["owner"]
     make_friends(owner, people["friend"])
     make_friends(owner, MemberFactory(nickname=LISTED_FRIEND))
+    common = MemberFactory(nickname=COMMON_FRIEND)
+    make_friends(owner, common)
+    make_friends(people["friend"], common)
     for role in ("fof", "blocked", "blocker"):
         make_friends(people["friend"], people[role])
     Block.objects.create(blocker=owner, blocked=people["blocked"])

@@ -73,6 +73,12 @@ FOLLOWS: dict[str, Callable[[str], set[str]]] = {
     # audiences allow, never one's own (fumi knows nobody: not in her feed
     # even for "members").
     "audience, feed circle": lambda audience: SEES[audience] & {"friend", "fof"},
+    # Friends in common, part of the friend list on a member's page: shown
+    # to whom the list's audience lets see it and who has one in common (ben
+    # has jun, eri has ben; fumi knows nobody).
+    "audience, with a friend in common": lambda audience: (
+        SEES[audience] & {"friend", "fof"}
+    ),
     # Changing a thing: its owner alone.
     "owner only": lambda audience: {"owner"},
     # Deleting the friend's comment: its author and the entry's author, each
@@ -215,6 +221,9 @@ SURFACES = [
     S("profile-friend-list-link", "accounts:member-detail", "friend list", "GET",
       "audience", "page without it", Text('href="/members/{nickname}/friends/"'),
       P_NICK),
+    S("profile-friends-in-common", "accounts:member-detail", "friend list", "GET",
+      "audience, with a friend in common", "page without it",
+      Text('id="in-common-heading"'), P_NICK),
     S("profile-entries", "accounts:member-detail", "diary entry", "GET",
       "audience", "page without it", Text(ENTRY_TITLE), P_NICK),
     S("avatar", "accounts:member-avatar", "member", "GET",
@@ -261,9 +270,22 @@ SURFACES = [
     S("comment-delete", "diary:comment-delete", "comment", "POST",
       "comment deleters", "403 if seen else 404", Row("comment deleted"),
       (("comment_id", "comment"),)),
+    # The same writes as htmx posts them from the entry page (fragments back;
+    # a refusal answers 200 with X-Refused, read as the status it stands for).
+    S("entry-like-htmx", "diary:entry-like", "diary entry", "POST",
+      "audience", "not found", Row("liked"), P_ENTRY, htmx=True),
+    S("comment-create-htmx", "diary:comment-create", "comment", "POST",
+      "audience", "not found", Row("commented"), P_ENTRY, htmx=True,
+      data=(("body", NEW_COMMENT),)),
+    S("comment-delete-htmx", "diary:comment-delete", "comment", "POST",
+      "comment deleters", "403 if seen else 404", Row("comment deleted"),
+      (("comment_id", "comment"),), htmx=True),
     # Albums.
     S("album-list", "photos:album-list", "album", "GET",
       "audience", "page without it", Text(ALBUM_TITLE), P_NICK),
+    S("album-list-cover", "photos:album-list", "album photo", "GET",
+      "audience", "page without it", Text('src="/photos/{album_photo}/thumb/"'),
+      P_NICK),
     S("album-detail", "photos:album-detail", "album", "GET",
       "audience", "not found", Text(ALBUM_TITLE), P_ALBUM),
     S("album-detail-photo", "photos:album-detail", "album photo", "GET",
@@ -562,9 +584,16 @@ def outcome(response, saw: bool) -> str:
     return str(status)
 
 
-def ask(surface, world, viewer, client) -> str:
-    member = world.people.get(viewer)
-    url = url_of(surface, world.ids())
+def missing_ids(ids: dict) -> dict:
+    """The same parameters naming nothing: a nickname no one has, ids no row
+    has."""
+    return {
+        key: "nobody-here" if key == "nickname" else 2**40 + index
+        for index, key in enumerate(ids)
+    }
+
+
+def request(surface, world, client, ids):
     headers = {"HTTP_HX_REQUEST": "true"} if surface.htmx else {}
     data = {
         field: (
@@ -574,16 +603,30 @@ def ask(surface, world, viewer, client) -> str:
         )
         for field, value in surface.data
     }
+    url = url_of(surface, ids)
+    if surface.method == "POST":
+        return client.post(url, data, **headers)
+    return client.get(url, **headers)
+
+
+def ask(surface, world, viewer, client) -> str:
+    member = world.people.get(viewer)
     # Every question in a savepoint undone after it: one viewer's like,
     # comment, edit or deletion never changes what the next one gets.
     with transaction.atomic():
-        if surface.method == "POST":
-            response = client.post(url, data, **headers)
-        else:
-            response = client.get(url, **headers)
+        response = request(surface, world, client, world.ids())
         saw = carries(surface, world, member, response)
         transaction.set_rollback(True)
-    return outcome(response, saw)
+    answer = outcome(response, saw)
+    if answer == "404":
+        # Hidden exactly as nothing at all: the same answer as for a
+        # nickname or an id that does not exist.
+        with transaction.atomic():
+            missing = request(surface, world, client, missing_ids(world.ids()))
+            transaction.set_rollback(True)
+        if (missing.status_code, missing.content) != (404, response.content):
+            return "404 unlike a missing one"
+    return answer
 
 
 HTTP_CASES = [
