@@ -112,6 +112,11 @@ class Member(AbstractBaseUser, PermissionsMixin):
         choices=Audience.choices,
         default=Audience.FRIENDS,
     )
+    # Footprints (presence/footprints.py): off, the member leaves none and
+    # sees no one's (fair both ways).
+    leaves_footprints = models.BooleanField(_("leave footprints"), default=True)
+    # Who's here (presence/here.py): off, the member is never listed.
+    shows_presence = models.BooleanField(_("show when I am here"), default=True)
     default_audience = models.CharField(
         _("who can see new diary entries and albums"),
         max_length=8,
