@@ -28,6 +28,7 @@ import asyncio
 import logging
 import time
 
+import redis
 from django.conf import settings
 from redis import asyncio as aioredis
 
@@ -159,6 +160,36 @@ async def acquire(member_id: int, socket_name: str) -> bool:
             process.refresher = asyncio.create_task(process.refresh_forever())
     process.sockets.setdefault(member_id, set()).add(socket_name)
     return True
+
+
+def has_open_socket(member_id: int) -> bool:
+    """Whether the member holds a live socket in any process (Web Push skips
+    a member who would see the notification in an open tab). Synchronous,
+    for a worker thread: with Redis it reads the member's sorted set (entries
+    not yet lapsed); without Redis, the sockets of this process's loops.
+    When Redis cannot be asked, False: one push too many beats one missed."""
+    if not settings.REDIS_URL:
+        # A copy: the loops add and remove sockets while this thread reads.
+        return any(member_id in p.sockets for p in list(_processes.values()))
+    try:
+        return _sync_redis().zcount(redis_key(member_id), time.time(), "+inf") > 0
+    except Exception:
+        logger.warning("Open live sockets not read", exc_info=True)
+        return False
+
+
+_sync_clients: dict[str, redis.Redis] = {}
+
+
+def _sync_redis() -> redis.Redis:
+    # One client (and pool) per URL for the process; short timeouts, as the
+    # answer only decides whether to push.
+    client = _sync_clients.get(settings.REDIS_URL)
+    if client is None:
+        client = _sync_clients[settings.REDIS_URL] = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
+        )
+    return client
 
 
 async def release(member_id: int, socket_name: str) -> None:
