@@ -261,6 +261,18 @@ else:
 # closed with 4429 (chat/socket_limit.py). A tab holds one.
 LIVE_MAX_SOCKETS_PER_MEMBER = env.int("LIVE_MAX_SOCKETS_PER_MEMBER", default=20)
 
+# --- Web Push (presence/push.py) ---------------------------------------------
+# The site's VAPID key pair (RFC 8292), as `python manage.py generate_vapid_keys`
+# prints it: the public key (base64url, the uncompressed P-256 point) is given
+# to each browser that subscribes, and push services accept only pushes signed
+# with its private key. Keep the private key secret and never change the pair
+# on a live site: every subscription made with the old public key stops working.
+VAPID_PUBLIC_KEY = env.str("VAPID_PUBLIC_KEY", default="")
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", default="")
+# Who push services may contact about this site's pushes: a mailto: or https:
+# URL. Web Push is off unless all three are set (the devices page says so).
+VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="")
+
 # --- Accounts ---------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.Member"
 AUTHENTICATION_BACKENDS = [
