@@ -1,6 +1,6 @@
-"""Footprints (足あと) and Web Push subscriptions.
+"""Footprints (足あと), Web Push subscriptions, notifications and their settings.
 
-Notifications add their own models here (presence/notifications.py).
+The kinds of notification and what each may show live in presence/notifications.py.
 """
 
 from django.conf import settings
@@ -84,3 +84,85 @@ class PushSubscription(models.Model):
 
     def __str__(self):
         return f"{self.member_id}: {self.label or self.endpoint[:40]}"
+
+
+class Notification(models.Model):
+    """One thing `recipient` should know about, of a kind registered in
+    presence/notifications.py (which says what `target_id` points to and who
+    may still see it). Rows sharing a `group_key` show as one line ("ben and
+    9 others liked ..."). What a row points to is checked again each time it
+    is shown: a row is never proof that its recipient may see the thing."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    target_id = models.BigIntegerField(null=True, blank=True)
+    # Never empty: a row that groups with no other gets a key of its own.
+    group_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [
+            models.Index(fields=["recipient", "group_key"]),
+            models.Index(fields=["recipient", "-id"]),
+            # The badge: a member's unread rows.
+            models.Index(
+                fields=["recipient"],
+                condition=Q(read_at__isnull=True),
+                name="notification_unread",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} for {self.recipient_id} ({self.group_key})"
+
+
+class NotificationSetting(models.Model):
+    """A member's choice for one kind of notification; no row means on."""
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "kind"], name="notification_setting_once"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.member_id} {self.kind}: {'on' if self.enabled else 'off'}"
+
+
+class TopicMute(models.Model):
+    """`member` wants no notifications from this topic (mentions)."""
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    topic = models.ForeignKey(
+        "communities.Topic", on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["member", "topic"], name="topic_mute_once")
+        ]
+
+    def __str__(self):
+        return f"{self.member_id} muted topic {self.topic_id}"
