@@ -76,6 +76,12 @@ def configured() -> bool:
     )
 
 
+def public_key() -> str:
+    """The key browsers subscribe with (applicationServerKey), or "" when
+    Web Push is off."""
+    return settings.VAPID_PUBLIC_KEY if configured() else ""
+
+
 def payload(url: str) -> str:
     """The whole push: that there is something new, and where. Nothing else."""
     return json.dumps({"title": TITLE, "body": BODY, "url": url})

@@ -53,6 +53,9 @@ urlpatterns = [
     ),
     path("communities/", include("communities.urls")),
     path("notifications/", include("presence.urls")),
+    # The manifest, the service worker (/sw.js: its folder is its scope), the
+    # offline page and the devices that receive Web Push.
+    path("", include("presence.push_urls")),
     path("diary/", include("diary.urls")),
     path("photos/", include("photos.urls")),
     path("", include("chat.urls")),

@@ -395,6 +395,17 @@ COVERED_ELSEWHERE: dict[str, tuple[str, ...]] = {
     "photos:album-create": ("tests/photos/test_views.py",),
     "presence:notifications": ("tests/accounts/test_views.py",),
     **{
+        f"push:{name}": ("tests/presence/test_push_views.py",)
+        for name in (
+            "manifest",
+            "service-worker",
+            "offline",
+            "devices",
+            "device-subscribe",
+            "device-remove",
+        )
+    },
+    **{
         f"communities:{name}": (
             "tests/communities/test_access.py",
             "tests/communities/test_views.py",

@@ -88,6 +88,15 @@ ALLOWED: dict[str, str | None] = {
     "messages/<message_id>/delete/": "chat:message-delete",
     "messages/<message_id>/like/": "chat:message-like",
     "notifications/": "presence:notifications",
+    # Phones: the manifest, the service worker at the root (its scope), the
+    # offline page, and one's own devices that receive Web Push
+    # (tests/presence/test_push_views.py).
+    "manifest.webmanifest": "push:manifest",
+    "sw.js": "push:service-worker",
+    "offline/": "push:offline",
+    "settings/devices/": "push:devices",
+    "settings/devices/subscribe/": "push:device-subscribe",
+    "settings/devices/<subscription_id>/remove/": "push:device-remove",
     # Diaries: every view answers an entry the viewer may not see as a missing
     # id does (tests/diary/test_views.py).
     "diary/new/": "diary:entry-create",
