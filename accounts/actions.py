@@ -213,6 +213,7 @@ def update_profile(
     introduction: str,
     avatar=None,
     remove_avatar: bool = False,
+    leaves_footprints: bool | None = None,
     **audiences: str,
 ) -> Member:
     """Change the self-introduction and avatar, and the audiences named in
@@ -222,7 +223,8 @@ def update_profile(
     Narrowing the introduction's or the friend list's audience closes no
     socket (project/revocation.py): nothing live shows either; the next page
     that shows them asks accounts.audience.can_see again. default_audience
-    only sets what new entries and albums start with."""
+    only sets what new entries and albums start with. `leaves_footprints`
+    (None: unchanged) turns footprints on or off both ways."""
     unknown = set(audiences) - set(AUDIENCE_FIELDS)
     if unknown:
         raise TypeError(f"update_profile() got unexpected fields {sorted(unknown)}")
@@ -231,6 +233,9 @@ def update_profile(
     with transaction.atomic():
         member.introduction = introduction.strip()
         changed = []
+        if leaves_footprints is not None:
+            member.leaves_footprints = leaves_footprints
+            changed.append("leaves_footprints")
         for field, value in audiences.items():
             if value:
                 setattr(member, field, value)

@@ -105,6 +105,16 @@ class ProfileForm(forms.Form):
         choices=Audience.choices,
         required=False,
     )
+    # Fair both ways (presence/footprints.py): off, the member leaves none
+    # and sees no one's.
+    leaves_footprints = forms.BooleanField(
+        label=_("Leave footprints"),
+        required=False,
+        help_text=_(
+            "Members whose pages you open see that you came, and you see who"
+            " came to yours. Off: neither."
+        ),
+    )
 
     def clean_avatar(self):
         avatar = self.cleaned_data.get("avatar")

@@ -60,8 +60,14 @@ def home(request):
 
 
 def member_detail(request, nickname):
+    from presence import footprints
+
     member = access.access_member(request.user, nickname)
-    return _member_page(request, member)
+    # After the access check: only a member who may see the page leaves one.
+    left_footprint = footprints.record_visit(owner=member, visitor=request.user)
+    response = _member_page(request, member)
+    response.context_data["left_footprint"] = left_footprint
+    return response
 
 
 def _member_page(request, member, request_form=None, status=200):
@@ -330,6 +336,7 @@ def profile_edit(request):
                     introduction=form.cleaned_data["introduction"],
                     avatar=form.cleaned_data["avatar"],
                     remove_avatar=form.cleaned_data["remove_avatar"],
+                    leaves_footprints=form.cleaned_data["leaves_footprints"],
                     **{
                         field: form.cleaned_data[field]
                         for field in actions.AUDIENCE_FIELDS
@@ -344,6 +351,7 @@ def profile_edit(request):
         form = ProfileForm(
             initial={
                 "introduction": member.introduction,
+                "leaves_footprints": member.leaves_footprints,
                 **{field: getattr(member, field) for field in actions.AUDIENCE_FIELDS},
             }
         )

@@ -93,6 +93,10 @@ def entry_detail(request, entry_id):
                 "like_count": like_count,
             },
         )
+    from presence import footprints
+
+    # The page itself, not its catch-up: a visit to the entry's author.
+    footprints.record_visit(owner=entry.author, visitor=request.user)
     return TemplateResponse(
         request,
         "diary/entry_detail.html",

@@ -53,6 +53,7 @@ urlpatterns = [
     ),
     path("communities/", include("communities.urls")),
     path("notifications/", include("presence.urls")),
+    path("footprints/", include("presence.footprint_urls")),
     # The manifest, the service worker (/sw.js: its folder is its scope), the
     # offline page and the devices that receive Web Push.
     path("", include("presence.push_urls")),

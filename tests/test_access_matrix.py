@@ -393,6 +393,11 @@ COVERED_ELSEWHERE: dict[str, tuple[str, ...]] = {
     "accounts:unblock": ("tests/accounts/test_blocks.py",),
     "diary:entry-create": ("tests/diary/test_views.py",),
     "photos:album-create": ("tests/photos/test_views.py",),
+    "footprints:list": (
+        "tests/presence/test_footprints.py",
+        "tests/presence/test_footprints_walk.py",
+    ),
+    "footprints:erase": ("tests/presence/test_footprints.py",),
     "presence:notifications": ("tests/accounts/test_views.py",),
     **{
         f"push:{name}": ("tests/presence/test_push_views.py",)

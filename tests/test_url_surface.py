@@ -88,6 +88,9 @@ ALLOWED: dict[str, str | None] = {
     "messages/<message_id>/delete/": "chat:message-delete",
     "messages/<message_id>/like/": "chat:message-like",
     "notifications/": "presence:notifications",
+    # Footprints: one's own only (tests/presence/test_footprints.py).
+    "footprints/": "footprints:list",
+    "footprints/left-on/<nickname>/delete/": "footprints:erase",
     # Phones: the manifest, the service worker at the root (its scope), the
     # offline page, and one's own devices that receive Web Push
     # (tests/presence/test_push_views.py).
