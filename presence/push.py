@@ -60,6 +60,9 @@ BODY = "1 new notification"
 
 _executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="webpush")
 _slots = threading.BoundedSemaphore(QUEUE_LIMIT)
+# Tasks queued or running, for wait_until_idle.
+_busy = threading.Condition()
+_in_flight = 0
 
 
 class SubscriptionRefused(ValueError):
@@ -95,14 +98,24 @@ def notify_devices(member_id: int, url: str) -> None:
     _submit(_notify, member_id, url)
 
 
+def wait_until_idle(timeout: float) -> bool:
+    """Wait until no push is queued or being sent (True), or `timeout`
+    seconds pass (False). For tests and an orderly shutdown."""
+    with _busy:
+        return _busy.wait_for(lambda: _in_flight == 0, timeout)
+
+
 def _submit(function, *args) -> None:
+    global _in_flight
     if not _slots.acquire(blocking=False):
         logger.warning("Web Push queue full: a push was dropped")
         return
+    with _busy:
+        _in_flight += 1
     try:
         _executor.submit(_run, function, *args)
     except RuntimeError:  # the interpreter is shutting down
-        _slots.release()
+        _done()
 
 
 def _run(function, *args) -> None:
@@ -112,10 +125,18 @@ def _run(function, *args) -> None:
     except Exception:
         logger.exception("Web Push failed")
     finally:
-        _slots.release()
         # A worker thread's connection would otherwise stay open (or out of
         # the pool) for as long as the thread lives.
         connections.close_all()
+        _done()
+
+
+def _done() -> None:
+    global _in_flight
+    _slots.release()
+    with _busy:
+        _in_flight -= 1
+        _busy.notify_all()
 
 
 def _notify(member_id: int, url: str) -> None:
