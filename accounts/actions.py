@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from accounts import friends, nicknames
 from accounts.images import reencode_avatar
 from accounts.models import Block, FriendRequest, Friendship, Invitation, Member
+from presence import notifications
 
 
 class ActionRefused(Exception):
@@ -371,6 +372,9 @@ def send_friend_request(
         except IntegrityError as exc:
             # Only without the row locks above (they serialize every pair).
             raise _request_pending_refusal(recipient) from exc
+        notifications.notify(
+            recipient.pk, "friend_request", actor_id=sender.pk, target_id=request.pk
+        )
         recipient_id = recipient.pk
         transaction.on_commit(lambda: friends.push_request_badge(recipient_id))
     return request
@@ -408,6 +412,9 @@ def accept_friend_request(*, member: Member, request_id: int) -> FriendRequest:
         request.status = FriendRequest.Status.ACCEPTED
         request.decided_at = now
         request.save(update_fields=["status", "decided_at"])
+        notifications.notify(
+            sender.pk, "friend_accepted", actor_id=member.pk, target_id=request.pk
+        )
         # What stood between them before (a silently declined request the
         # other way) is moot now: it neither shows as pending nor holds
         # anyone back from asking again after an unfriending.

@@ -19,6 +19,7 @@ from chat import access, broadcast, fragments, text
 from chat.models import Like, Mention, Message
 from communities.access import NotAllowed, RateLimited
 from communities.models import Community, Membership, Topic, TopicRead
+from presence import notifications
 from project.ratelimit import Budget
 
 MAX_LENGTH = 4000
@@ -150,6 +151,7 @@ def send_message(
         if existing is None:
             raise
         return existing, False
+    _notify_mentions(message, mentioned)
     # After the topic's lock is let go: every send of the topic waits for it,
     # and neither of these is part of what the lock orders (make faults:
     # held through them, the lock queued a busy process's sends for a second,
@@ -157,6 +159,16 @@ def send_message(
     Community.objects.filter(pk=topic.community_id).update(last_activity_at=now)
     _read_up_to(member=author, topic=topic, last_id=message.pk)
     return message, True
+
+
+def _notify_mentions(message: Message, mentioned, already=frozenset()) -> None:
+    """Tell each member newly mentioned (presence/kinds.py: not oneself, not
+    across a block, not in a topic they muted)."""
+    for member in mentioned:
+        if member.pk not in already:
+            notifications.notify(
+                member.pk, "mention", actor_id=message.author_id, target_id=message.pk
+            )
 
 
 def _json_value(value):
@@ -237,6 +249,9 @@ def edit_message(*, message: Message, body: str) -> Message:
     if WRITES.take(message.author_id) is None:
         raise RateLimited(_("You are changing messages too fast. Wait a few seconds."))
     with transaction.atomic():
+        already = set(
+            Mention.objects.filter(message=message).values_list("member_id", flat=True)
+        )
         message.body = body
         message.body_html = body_html
         message.edited_at = message.changed_at = timezone.now()
@@ -246,6 +261,7 @@ def edit_message(*, message: Message, body: str) -> Message:
             [Mention(message=message, member=m) for m in mentioned],
             ignore_conflicts=True,
         )
+        _notify_mentions(message, mentioned, already)
         transaction.on_commit(lambda: broadcast_message(message, "message-replace"))
     return message
 

@@ -12,6 +12,7 @@ from chat import actions as chat_actions
 from chat.models import Message
 from communities.access import NotAllowed
 from communities.models import Community, JoinPolicy, Membership, Topic
+from presence import notifications
 
 ICON_SIZE = 256
 
@@ -131,7 +132,25 @@ def join_community(*, member: Member, community: Community) -> Membership:
         membership.save()
         if community.join_policy == JoinPolicy.OPEN:
             _activate(membership)
+        else:
+            _notify_moderators(membership)
         return membership
+
+
+def _notify_moderators(request: Membership) -> None:
+    """A request to join, to the community's owner and moderators."""
+    moderator_ids = Membership.objects.filter(
+        community_id=request.community_id,
+        status=Membership.Status.ACTIVE,
+        role__in=[Membership.Role.OWNER, Membership.Role.MODERATOR],
+    ).values_list("member_id", flat=True)
+    for moderator_id in moderator_ids:
+        notifications.notify(
+            moderator_id,
+            "join_request",
+            actor_id=request.member_id,
+            target_id=request.pk,
+        )
 
 
 def leave_community(*, member: Member, community: Community) -> None:
@@ -179,6 +198,10 @@ def decide_request(*, community: Community, member_id: int, accept: bool) -> Non
             raise NotAllowed(_("This request is no longer open."))
         if accept:
             _activate(membership)
+            # Only a yes is told: a declined request is dropped silently.
+            notifications.notify(
+                membership.member_id, "join_answer", target_id=membership.pk
+            )
         else:
             membership.status = Membership.Status.LEFT
             membership.save(update_fields=["status"])
@@ -205,6 +228,9 @@ def invite_friend(
         if not created and membership.status == Membership.Status.PENDING:
             # They asked already; a member's invitation lets them in.
             _activate(membership)
+            notifications.notify(
+                friend.pk, "join_answer", actor_id=inviter.pk, target_id=membership.pk
+            )
         elif not created and membership.status == Membership.Status.LEFT:
             # They were here once; the row keeps what it carries (a mute).
             membership.status = Membership.Status.INVITED
@@ -215,6 +241,13 @@ def invite_friend(
             raise NotAllowed(
                 _("%(nickname)s is already in this community or invited.")
                 % {"nickname": friend.nickname}
+            )
+        if membership.status == Membership.Status.INVITED:
+            notifications.notify(
+                friend.pk,
+                "community_invitation",
+                actor_id=inviter.pk,
+                target_id=membership.pk,
             )
     return membership
 

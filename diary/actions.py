@@ -18,6 +18,7 @@ from accounts.actions import ActionRefused
 from accounts.audience import Audience
 from diary import live
 from diary.models import Comment, Entry, Like
+from presence import notifications
 from project.ratelimit import Budget
 
 TITLE_MAX = Entry._meta.get_field("title").max_length
@@ -134,6 +135,9 @@ def add_comment(*, author, entry: Entry, body: str) -> Comment:
         raise RateLimited(_("You are commenting too fast. Wait a little."))
     with transaction.atomic():
         comment = Comment.objects.create(entry=entry, author=author, body=body)
+        notifications.notify(
+            entry.author_id, "diary_comment", actor_id=author.pk, target_id=comment.pk
+        )
         comment.entry = entry
         comment.author = author
         transaction.on_commit(lambda: live.publish_comment(comment))
@@ -166,6 +170,9 @@ def toggle_like(*, member, entry: Entry) -> bool:
             except IntegrityError:
                 # Another tab liked it at the same instant: liked either way.
                 return True
+            notifications.notify(
+                entry.author_id, "diary_like", actor_id=member.pk, target_id=entry.pk
+            )
         transaction.on_commit(
             lambda: live.publish_like(entry, member_id=member.pk, liked=liked)
         )

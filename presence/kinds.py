@@ -9,7 +9,8 @@ for its line.
 The lines' templates are partials of presence/notifications_lines.html.
 """
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models.functions import TruncDate
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -25,10 +26,6 @@ LINES = "presence/notifications_lines.html"
 
 def _in_bulk(queryset):
     return lambda ids: queryset.in_bulk(ids)
-
-
-def _no_targets(ids):
-    return {}
 
 
 # --- Friends ----------------------------------------------------------------------
@@ -183,7 +180,15 @@ def _footprint_visible(recipient) -> Q:
     )
     by_visitor = Q(target_id__isnull=True) & Q(
         Exists(
-            Footprint.objects.filter(owner=recipient, visitor_id=OuterRef("actor_id"))
+            Footprint.objects.filter(
+                owner=recipient,
+                visitor_id=OuterRef("actor_id"),
+                day=TruncDate(
+                    ExpressionWrapper(
+                        OuterRef("created_at"), output_field=DateTimeField()
+                    )
+                ),
+            )
         )
     )
     return Q(recipient__leaves_footprints=True) & (by_row | by_visitor)
@@ -191,7 +196,7 @@ def _footprint_visible(recipient) -> Q:
 
 def _footprints_url(target, line) -> str:
     try:
-        return reverse("presence:footprints")
+        return reverse("footprints:list")
     except NoReverseMatch:
         return reverse("presence:notifications")
 
@@ -213,7 +218,7 @@ def register_all() -> None:
             label=_("Accepted friend requests"),
             template=f"{LINES}#friend_accepted",
             visible=_friend_accepted_visible,
-            load=_no_targets,
+            load=_in_bulk(FriendRequest.objects.all()),
             url=lambda target, line: line.actor.get_absolute_url(),
         )
     )

@@ -398,7 +398,20 @@ COVERED_ELSEWHERE: dict[str, tuple[str, ...]] = {
         "tests/presence/test_footprints_walk.py",
     ),
     "footprints:erase": ("tests/presence/test_footprints.py",),
-    "presence:notifications": ("tests/accounts/test_views.py",),
+    "presence:notifications": (
+        "tests/accounts/test_views.py",
+        "tests/presence/test_notifications.py",
+    ),
+    **{
+        f"presence:{name}": ("tests/presence/test_notifications.py",)
+        for name in (
+            "notifications-read-all",
+            "notification-open",
+            "notification-read",
+            "notification-settings",
+            "topic-mute",
+        )
+    },
     **{
         f"push:{name}": ("tests/presence/test_push_views.py",)
         for name in (

@@ -91,6 +91,12 @@ ALLOWED: dict[str, str | None] = {
     # Footprints: one's own only (tests/presence/test_footprints.py).
     "footprints/": "footprints:list",
     "footprints/left-on/<nickname>/delete/": "footprints:erase",
+    # Marking read, settings and topic mutes: tests/presence/test_notifications.py.
+    "notifications/read/": "presence:notifications-read-all",
+    "notifications/<notification_id>/open/": "presence:notification-open",
+    "notifications/<notification_id>/read/": "presence:notification-read",
+    "notifications/settings/": "presence:notification-settings",
+    "notifications/topics/<topic_id>/mute/": "presence:topic-mute",
     # Phones: the manifest, the service worker at the root (its scope), the
     # offline page, and one's own devices that receive Web Push
     # (tests/presence/test_push_views.py).
