@@ -160,17 +160,22 @@ def member_list(request, community_id):
     community, membership = access.access_community(request.user, community_id)
     if membership is None or not membership.is_active:
         raise Http404
+    # A block hides both members from each other in member lists too.
+    hidden = Block.objects.hidden_ids_for(request.user)
     members = (
         community.memberships.filter(status=Membership.Status.ACTIVE)
+        .exclude(member__in=hidden)
         .select_related("member")
         .order_by(ROLE_ORDER, "member__nickname_key")
     )
     page = Paginator(members, 50).get_page(request.GET.get("page"))
     pending = None
     if membership.is_moderator:
-        pending = community.memberships.filter(
-            status=Membership.Status.PENDING
-        ).select_related("member")
+        pending = (
+            community.memberships.filter(status=Membership.Status.PENDING)
+            .exclude(member__in=hidden)
+            .select_related("member")
+        )
     invitable = None
     if access.can_invite(community, membership):
         invitable = (
@@ -180,7 +185,7 @@ def member_list(request, community_id):
                     status=Membership.Status.LEFT
                 ).values("member")
             )
-            .exclude(friend__in=Block.objects.hidden_ids_for(request.user))
+            .exclude(friend__in=hidden)
             .select_related("friend")
             .order_by("friend__nickname_key")
         )

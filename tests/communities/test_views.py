@@ -1097,3 +1097,23 @@ def test_member_list_shows_the_owner_then_moderators_then_members(
 
     names = re.findall(r"<span>(aiko|ben|chika|daichi)</span>", page)
     assert names == ["aiko", "chika", "ben", "daichi"]
+
+
+@pytest.mark.parametrize("blocker", ["viewer", "member"])
+def test_member_list_leaves_out_members_blocked_either_way(
+    owner, ben, chika, daichi, blocker
+):
+    community = make_community(owner, join_policy="approval")
+    put(community, ben)
+    put(community, chika)
+    put(community, daichi, status="pending")
+    for hidden in (chika, daichi):
+        pair = (owner, hidden) if blocker == "viewer" else (hidden, owner)
+        Block.objects.create(blocker=pair[0], blocked=pair[1])
+
+    page = text(client_for(owner).get(f"/communities/{community.pk}/members/"))
+    names = set(re.findall(r"<span>(aiko|ben|chika|daichi)</span>", page))
+    assert names == {"aiko", "ben"}
+    # ben, who blocked no one, still sees chika.
+    page = text(client_for(ben).get(f"/communities/{community.pk}/members/"))
+    assert "<span>chika</span>" in page
