@@ -214,6 +214,7 @@ def update_profile(
     introduction: str,
     avatar=None,
     remove_avatar: bool = False,
+    shows_presence: bool | None = None,
     leaves_footprints: bool | None = None,
     **audiences: str,
 ) -> Member:
@@ -234,6 +235,11 @@ def update_profile(
     with transaction.atomic():
         member.introduction = introduction.strip()
         changed = []
+        if shows_presence is not None:
+            # project/revocation.py reconnects the member's sockets when it
+            # changes, which puts them on or takes them off "Who's here".
+            member.shows_presence = shows_presence
+            changed.append("shows_presence")
         if leaves_footprints is not None:
             member.leaves_footprints = leaves_footprints
             changed.append("leaves_footprints")

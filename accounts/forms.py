@@ -116,6 +116,17 @@ class ProfileForm(forms.Form):
         ),
     )
 
+    # Who's here (presence/here.py): off, the member is listed on no topic
+    # page and their typing is not shown.
+    shows_presence = forms.BooleanField(
+        label=_("Show when I am here"),
+        required=False,
+        help_text=_(
+            "Others on a topic's page see you in its list of who is here,"
+            " and see when you are typing."
+        ),
+    )
+
     def clean_avatar(self):
         avatar = self.cleaned_data.get("avatar")
         if avatar and avatar.size > settings.AVATAR_MAX_BYTES:

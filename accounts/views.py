@@ -336,6 +336,7 @@ def profile_edit(request):
                     introduction=form.cleaned_data["introduction"],
                     avatar=form.cleaned_data["avatar"],
                     remove_avatar=form.cleaned_data["remove_avatar"],
+                    shows_presence=form.cleaned_data["shows_presence"],
                     leaves_footprints=form.cleaned_data["leaves_footprints"],
                     **{
                         field: form.cleaned_data[field]
@@ -351,6 +352,7 @@ def profile_edit(request):
         form = ProfileForm(
             initial={
                 "introduction": member.introduction,
+                "shows_presence": member.shows_presence,
                 "leaves_footprints": member.leaves_footprints,
                 **{field: getattr(member, field) for field in actions.AUDIENCE_FIELDS},
             }

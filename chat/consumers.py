@@ -2,7 +2,9 @@
 
 The consumer authenticates the socket and puts it in its groups in connect;
 from then on the process's hub (chat/hub.py) writes what the groups publish
-straight to it. The consumer itself only answers pings.
+straight to it. The consumer itself only answers pings and passes typing
+notices on (presence/typing.py); it puts the socket on its topics' "Who's
+here" lists once accepted and takes it off when it closes (presence/here.py).
 """
 
 import json
@@ -17,6 +19,7 @@ from django.utils.html import escape
 from accounts.models import Block
 from chat import access, broadcast, hub, reconnect, socket_limit
 from diary import access as diary_access
+from presence import here, typing
 from project.socket_auth import Batched, members_of_session_keys
 
 MAX_CLIENT_FRAME = 4096
@@ -91,6 +94,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
     counted: bool = False
     # Whether it counts among this process's open sockets (chat/reconnect.py).
     open_counted: bool = False
+    # The topics it watches, once authorized; its member on their lists.
+    topic_ids: tuple[int, ...] = ()
+    visitor: here.Visitor | None = None
 
     async def connect(self):
         self.outlet = hub.outlet_for(self)
@@ -135,6 +141,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.outlet.start()
             self.open_counted = True
             reconnect.opened()
+            # After the accept: the list is no reason to hold the handshake.
+            self.visitor = await here.arrive(self.outlet.name, user.pk, self.topic_ids)
 
     async def _join_and_authorize(
         self, user, topic_ids, language, entry_ids=()
@@ -170,6 +178,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if not await socket_limit.acquire(user.pk, self.outlet.name):
             return broadcast.CLOSE_TOO_MANY_SOCKETS
         self.counted = True
+        self.topic_ids = tuple(topics)
         # Join before accepting: the page catches up once the socket is open,
         # so nothing published in between can fall through (it waits in the
         # outlet until the socket is accepted).
@@ -186,13 +195,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def _release(self) -> None:
         self.outlet.drop()
         hub.hub().leave_all(self.outlet)
+        await here.depart(self.outlet.name)
         if self.counted:
             self.counted = False
             await socket_limit.release(self.scope["user"].pk, self.outlet.name)
 
     async def receive(self, text_data=None, bytes_data=None):
-        """Clients send only pings; anything else gets an error frame and the
-        socket stays open."""
+        """Clients send pings and typing notices ({"type": "typing", "topic":
+        <one of the socket's topic ids>}); anything else gets an error frame
+        and the socket stays open."""
         if (
             bytes_data is not None
             or text_data is None
@@ -207,7 +218,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
             # recursion limit; it is bad JSON like any other, not a crash.
             await self._send_error("bad_json")
             return
-        if not isinstance(frame, dict) or frame.get("type") != "ping":
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind == "typing":
+            topic_id = frame.get("topic")
+            # An int, not a bool or a float; one of this socket's streams.
+            if type(topic_id) is not int or topic_id not in self.topic_ids:
+                await self._send_error("unknown_topic")
+                return
+            await typing.typed(self.visitor, topic_id)
+            return
+        if kind != "ping":
             await self._send_error("unknown_type")
             return
         await self.send(text_data='<template id="live-pong"></template>')

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from chat import views
+from presence import here_views
 
 app_name = "chat"
 
@@ -9,6 +10,8 @@ urlpatterns = [
     path("topics/<id:topic_id>/messages/", views.message_list, name="message-list"),
     path("topics/<id:topic_id>/send/", views.message_create, name="message-create"),
     path("topics/<id:topic_id>/read/", views.topic_read, name="topic-read"),
+    # Who's here, for one viewer (presence/here_views.py).
+    path("topics/<id:topic_id>/here/", here_views.here_list, name="topic-here"),
     path("messages/<id:message_id>/edit/", views.message_edit, name="message-edit"),
     path(
         "messages/<id:message_id>/delete/", views.message_delete, name="message-delete"

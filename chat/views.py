@@ -21,6 +21,7 @@ from chat.models import Like, Message
 from communities.access import AccessDenied, NotAllowed
 from communities.models import TopicRead
 from communities.views import community_page
+from presence import here
 from project.input import BadInput, datetime_param, int_param, ranges_param
 from project.overload import sheds_load
 from project.refusals import refusal
@@ -104,6 +105,7 @@ def topic_detail(request, topic_id):
     )
     if rows and rows[-1].pk > last_read_id:
         actions.mark_read(member=request.user, topic=topic, last_id=rows[-1].pk)
+    hidden_ids = Block.objects.hidden_id_set(request.user)
     return TemplateResponse(
         request,
         "chat/topic_detail.html",
@@ -119,7 +121,9 @@ def topic_detail(request, topic_id):
             # Catch-up starts after the newest message shown.
             "cursor": rows[-1].pk if rows else 0,
             "client_id": uuid.uuid4().hex,
-            "hidden_ids": Block.objects.hidden_id_set(request.user),
+            "hidden_ids": hidden_ids,
+            # Who's here now, for this viewer: one Redis call, one query.
+            "here": here.listing(topic.pk, hidden_ids=hidden_ids),
         },
     )
 

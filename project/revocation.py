@@ -93,6 +93,24 @@ def _member_deleted(sender, instance, **kwargs):
     reauthorize_sockets([instance.pk])
 
 
+@receiver(pre_save, sender=Member)
+def _presence_setting_saving(sender, instance, update_fields=None, **kwargs):
+    # Not a narrowing of what the member sees, but of what others see of
+    # them: "Who's here" (presence/here.py) reads the setting when a socket
+    # opens, so their sockets reconnect, which takes them off every list at
+    # once (or puts them on).
+    old = _stored(instance, ("shows_presence",), update_fields)
+    instance._presence_changed = (
+        old is not None and old["shows_presence"] != instance.shows_presence
+    )
+
+
+@receiver(post_save, sender=Member)
+def _presence_setting_saved(sender, instance, **kwargs):
+    if instance.__dict__.pop("_presence_changed", False):
+        reauthorize_sockets([instance.pk])
+
+
 _ROLE_RANK = {
     Membership.Role.MEMBER: 0,
     Membership.Role.MODERATOR: 1,
