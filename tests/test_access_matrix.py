@@ -447,6 +447,7 @@ COVERED_ELSEWHERE: dict[str, tuple[str, ...]] = {
     "chat:topic-detail": ("tests/communities/test_access.py",),
     "chat:message-list": ("tests/chat/test_catch_up.py", "tests/chat/test_messages.py"),
     "chat:topic-read": ("tests/chat/test_catch_up.py",),
+    "chat:topic-here": ("tests/presence/test_here.py",),
     "chat:message-create": ("tests/chat/test_send.py",),
     "chat:message-edit": ("tests/chat/test_messages.py",),
     "chat:message-delete": ("tests/chat/test_messages.py",),

@@ -84,6 +84,7 @@ ALLOWED: dict[str, str | None] = {
     "topics/<topic_id>/messages/": "chat:message-list",
     "topics/<topic_id>/send/": "chat:message-create",
     "topics/<topic_id>/read/": "chat:topic-read",
+    "topics/<topic_id>/here/": "chat:topic-here",
     "messages/<message_id>/edit/": "chat:message-edit",
     "messages/<message_id>/delete/": "chat:message-delete",
     "messages/<message_id>/like/": "chat:message-like",

@@ -223,6 +223,7 @@ async def test_turning_presence_off_reconnects_the_members_sockets_and_drops_the
     # Her socket is closed to reconnect (project/revocation.py), which takes
     # her off the list at once; reconnected, she is not put back.
     assert await closed_with(aiko) == broadcast.CLOSE_RECHECK
+    await aiko.disconnect()  # what the server hands on once the close is done
     await list_showing(ben, ["ben"])
     await open_socket(member, topic)
     assert not [
