@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 from py_vapid import Vapid
 from pywebpush import WebPushException, webpush
 
+from accounts.actions import ActionRefused
 from chat import socket_limit
 from presence.models import PushSubscription
 
@@ -65,7 +66,7 @@ _busy = threading.Condition()
 _in_flight = 0
 
 
-class SubscriptionRefused(ValueError):
+class SubscriptionRefused(ActionRefused):
     """What a browser sent is not a subscription we can push to; str() is
     the reason, fit to show the member."""
 
