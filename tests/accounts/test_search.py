@@ -154,11 +154,12 @@ def test_search_query_count_stays_flat(
 
     more(10, 0)
     client = client_for(viewer)
-    # session, member, count, page, the navigation's count
-    with django_assert_num_queries(5):
+    # session, member, count, page, the navigation's counts (friend requests,
+    # notifications, footprints)
+    with django_assert_num_queries(7):
         small = client.get(URL, {"q": "sato"})
     more(90, 10)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(7):
         large = client.get(URL, {"q": "sato"})
 
     assert small.text.count('href="/members/sato') == 10
