@@ -244,6 +244,7 @@ def register_all() -> None:
             load=_in_bulk(Entry.objects.all()),
             url=lambda entry, line: entry.get_absolute_url(),
             group_key=lambda target_id, actor_id: f"diary_like:{target_id}",
+            replaces_own=True,
         )
     )
     register(
@@ -305,5 +306,6 @@ def register_all() -> None:
             visible=_footprint_visible,
             load=_in_bulk(Footprint.objects.all()),
             url=_footprints_url,
+            replaces_own=True,
         )
     )

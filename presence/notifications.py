@@ -72,6 +72,10 @@ class Kind:
     group_key: Callable[[int | None, int | None], str] | None = None
     # (recipient_id, target_id) -> False to record nothing (a muted topic).
     recordable: Callable[[int, int | None], bool] | None = None
+    # A member's new row replaces their earlier one in the same group (a
+    # footprint refreshed by each visit, a like taken back and given again):
+    # the line moves up, and the table holds one row per member and group.
+    replaces_own: bool = False
 
 
 KINDS: dict[str, Kind] = {}
@@ -123,13 +127,18 @@ def notify(
         group_key = spec.group_key(target_id, actor_id) or ""
     if not group_key:
         group_key = f"{kind}:{uuid.uuid4().hex}"
+    group_key = group_key[:200]
     with transaction.atomic():
+        if spec.replaces_own and actor_id is not None:
+            Notification.objects.filter(
+                recipient_id=recipient_id, group_key=group_key, actor_id=actor_id
+            ).delete()
         notification = Notification.objects.create(
             recipient_id=recipient_id,
             kind=kind,
             actor_id=actor_id,
             target_id=target_id,
-            group_key=group_key[:200],
+            group_key=group_key,
         )
         transaction.on_commit(lambda: _after_notify(recipient_id))
     return notification

@@ -295,6 +295,26 @@ def test_footprints_fold_into_one_line_a_day_and_follow_the_recipients_setting(
     assert "ben left a footprint" in page_text(aiko_client)
 
 
+def test_a_members_repeated_visit_or_like_replaces_their_row_and_moves_the_line_up(
+    aiko, ben, chika
+):
+    from django.utils import timezone
+
+    day = timezone.localdate()
+    Footprint.objects.create(owner=aiko, visitor=ben, day=day)
+    entry = entry_of(aiko, audience="members")
+    group = f"footprint:{day.isoformat()}"
+    notifications.notify(aiko.pk, "footprint", actor_id=ben.pk, group_key=group)
+    like(client_for(chika), entry)
+    notifications.notify(aiko.pk, "footprint", actor_id=ben.pk, group_key=group)
+    assert Notification.objects.filter(kind="footprint").count() == 1
+    text = page_text(client_for(aiko))
+    assert text.index("ben left a footprint") < text.index("chika liked")
+    like(client_for(chika), entry)  # taken back
+    like(client_for(chika), entry)  # and given again
+    assert Notification.objects.filter(kind="diary_like").count() == 1
+
+
 # --- Seen at the moment it is shown ------------------------------------------------
 
 
