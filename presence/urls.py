@@ -7,6 +7,7 @@ app_name = "presence"
 urlpatterns = [
     path("", views.notifications_list, name="notifications"),
     path("read/", views.notifications_read_all, name="notifications-read-all"),
+    path("badge/", views.notification_badge, name="notification-badge"),
     path(
         "<id:notification_id>/open/",
         views.notification_open,

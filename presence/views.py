@@ -34,6 +34,16 @@ def notifications_list(request):
     )
 
 
+@require_GET
+def notification_badge(request):
+    """The badge as the navigation shows it: what a tab asks for each time
+    its socket (re)opens, since a push may have been lost meanwhile
+    (static/js/notifications.js). Never from a cache."""
+    response = TemplateResponse(request, notifications.BADGE_TEMPLATE, {})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @require_POST
 def notification_open(request, notification_id):
     """Mark the line read and go to what it is about; a line the member may

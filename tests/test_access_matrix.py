@@ -406,6 +406,7 @@ COVERED_ELSEWHERE: dict[str, tuple[str, ...]] = {
         f"presence:{name}": ("tests/presence/test_notifications.py",)
         for name in (
             "notifications-read-all",
+            "notification-badge",
             "notification-open",
             "notification-read",
             "notification-settings",

@@ -94,6 +94,7 @@ ALLOWED: dict[str, str | None] = {
     "footprints/left-on/<nickname>/delete/": "footprints:erase",
     # Marking read, settings and topic mutes: tests/presence/test_notifications.py.
     "notifications/read/": "presence:notifications-read-all",
+    "notifications/badge/": "presence:notification-badge",
     "notifications/<notification_id>/open/": "presence:notification-open",
     "notifications/<notification_id>/read/": "presence:notification-read",
     "notifications/settings/": "presence:notification-settings",

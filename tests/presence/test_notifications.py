@@ -630,3 +630,19 @@ def _page_queries(client) -> int:
     with CaptureQueriesContext(connection) as captured:
         assert client.get(reverse("presence:notifications")).status_code == 200
     return len(captured.captured_queries)
+
+
+def test_the_badge_view_answers_the_members_own_count_never_cached(aiko, ben):
+    entry = entry_of(aiko, audience="members")
+    like(client_for(ben), entry)
+    url = reverse("presence:notification-badge")
+    response = client_for(aiko).get(url)
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    html = response.content.decode()
+    assert '<span id="notification-badge" class="badge">1</span>' in html
+    assert "hx-swap-oob" not in html
+    assert 'class="badge" hidden></span>' in client_for(ben).get(url).content.decode()
+    assert client_for(aiko).post(url).status_code == 405
+    anonymous = Client().get(url)
+    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
