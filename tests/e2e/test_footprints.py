@@ -53,3 +53,23 @@ def test_aiko_sees_bens_footprint_live_and_on_her_footprints_page(
         ben.get_by_text("Your footprint on aiko's page was deleted.")
     ).to_be_visible()
     expect(aiko.locator("#footprint-badge")).to_be_hidden()
+
+
+def test_turning_off_leave_footprints_in_the_settings(new_context, member_factory):
+    member_factory(nickname="aiko")
+    aiko = new_context().new_page()
+    log_in(aiko, "aiko")
+
+    aiko.goto("/settings/profile/")
+    checkbox = aiko.get_by_label("Leave footprints", exact=True)
+    expect(checkbox).to_be_checked()
+    checkbox.uncheck()
+    aiko.get_by_role("button", name="Save", exact=True).click()
+    expect(aiko.get_by_text("Your profile was saved.")).to_be_visible()
+
+    aiko.get_by_role("link", name="Footprints", exact=True).click()
+    expect(
+        aiko.get_by_text("You have turned off footprints", exact=False)
+    ).to_be_visible()
+    aiko.goto("/settings/profile/")
+    expect(aiko.get_by_label("Leave footprints", exact=True)).not_to_be_checked()

@@ -577,3 +577,29 @@ def test_the_notice_is_rendered_once_for_every_language():
 
 def test_the_notice_escapes_the_nickname():
     assert "<b>" not in footprints.notice_html("<b>x")
+
+
+# --- The notification (presence/notifications.py) -----------------------------------
+
+
+def test_a_footprint_notifies_the_owner_once_a_day_and_its_deletion_hides_it(
+    aiko, ben, chika, django_capture_on_commit_callbacks
+):
+    from presence import notifications
+    from presence.models import Notification
+
+    client = client_for(ben)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(page_of(aiko))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(page_of(aiko))
+
+    found = Notification.objects.filter(kind="footprint")
+    assert {(n.recipient_id, n.actor_id) for n in found} == {(aiko.pk, ben.pk)}
+    assert {n.group_key for n in found} == {f"footprint:{today().isoformat()}"}
+    assert notifications.unread_count(aiko) == 1
+    assert notifications.unread_count(chika) == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(erase_url(aiko))
+    assert notifications.unread_count(aiko) == 0
