@@ -322,10 +322,12 @@ def test_a_block_hides_the_notifications_between_the_two_members_both_ways(aiko,
     account_actions.make_friends(aiko, ben)
     entry = entry_of(aiko)
     comment_on(client_for(ben), entry)
+    like(client_for(ben), entry)
     aiko_client = client_for(aiko)
-    assert badge(aiko_client) == "1"
+    assert badge(aiko_client) == "2"
     Block.objects.create(blocker=ben, blocked=aiko)
-    assert "commented" not in page_text(aiko_client)
+    text = page_text(aiko_client)
+    assert "commented" not in text and "liked" not in text
     assert badge(aiko_client) == ""
     # And nothing new is recorded across it.
     assert notifications.notify(aiko.pk, "diary_like", actor_id=ben.pk) is None
