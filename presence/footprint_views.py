@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts import access
@@ -55,9 +56,17 @@ def footprint_erase(request, nickname):
     except ActionRefused as exc:
         messages.error(request, str(exc))
     else:
+        left = footprints.erasures_left(request.user)
         messages.success(
             request,
             _("Your footprint on %(nickname)s's page was deleted.")
-            % {"nickname": owner.nickname},
+            % {"nickname": owner.nickname}
+            + " "
+            + ngettext(
+                "You can delete %(count)d more this month.",
+                "You can delete %(count)d more this month.",
+                left,
+            )
+            % {"count": left},
         )
     return redirect("home")

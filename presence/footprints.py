@@ -18,6 +18,7 @@ footprint, and no one leaves one on them (they see no one's).
 import datetime
 import logging
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Max, Sum
 from django.template.loader import render_to_string
@@ -154,8 +155,6 @@ def badge_html(count: int, *, oob: bool = False) -> str:
 def notice_html(nickname: str) -> str:
     """The live notice, rendered once in every language of the site (the
     member's group has no language; the page's CSS shows its own)."""
-    from django.conf import settings
-
     texts = []
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
@@ -239,10 +238,10 @@ def erase_footprint(*, visitor: Member, owner: Member) -> int:
         if erasures_left(visitor) <= 0:
             raise ErasureQuotaExceeded(
                 ngettext(
-                    "You can delete your footprint %(count)d time a month, and"
-                    " you have this month. You can again next month.",
-                    "You can delete your footprints %(count)d times a month, and"
-                    " you have this month. You can again next month.",
+                    "You have deleted a footprint %(count)d time this month, as"
+                    " many as a month allows. You can again next month.",
+                    "You have deleted footprints %(count)d times this month, as"
+                    " many as a month allows. You can again next month.",
                     ERASURES_PER_MONTH,
                 )
                 % {"count": ERASURES_PER_MONTH}

@@ -421,8 +421,9 @@ def test_a_visitor_deletes_their_footprints_on_a_member(aiko, ben, chika):
 
     assert response.redirect_chain == [(reverse("home"), 302)]
     assert (
-        "Your footprint on aiko&#x27;s page was deleted." in response.content.decode()
-    )
+        "Your footprint on aiko&#x27;s page was deleted."
+        " You can delete 9 more this month."
+    ) in response.content.decode()
     assert [r["visitor__nickname"] for r in rows(aiko)] == ["chika"]
     # Only ben's on aiko: his on chika stays.
     assert Footprint.objects.filter(owner=chika, visitor=ben).exists()
@@ -457,7 +458,7 @@ def test_at_most_ten_deletions_a_month(aiko, ben):
     response = client.post(erase_url(aiko), follow=True)
 
     assert (
-        "You can delete your footprints 10 times a month" in response.content.decode()
+        "You have deleted footprints 10 times this month" in response.content.decode()
     )
     assert Footprint.objects.filter(owner=aiko, visitor=ben).count() == 1
     assert FootprintErasure.objects.filter(visitor=ben).count() == 10
