@@ -648,3 +648,38 @@ def test_the_badge_view_answers_the_members_own_count_never_cached(aiko, ben):
     assert client_for(aiko).post(url).status_code == 405
     anonymous = Client().get(url)
     assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+
+
+def test_a_new_notification_asks_web_push_to_reach_the_recipients_devices(
+    aiko, ben, monkeypatch, django_capture_on_commit_callbacks
+):
+    from presence import push
+
+    asked = []
+    monkeypatch.setattr(
+        push, "notify_devices", lambda member_id, url: asked.append((member_id, url))
+    )
+    entry = entry_of(aiko, audience="members")
+    with django_capture_on_commit_callbacks(execute=True):
+        like(client_for(ben), entry)
+    assert asked == [(aiko.pk, reverse("presence:notifications"))]
+    # Nothing recorded, nothing pushed.
+    with django_capture_on_commit_callbacks(execute=True):
+        like(client_for(aiko), entry)
+    assert len(asked) == 1
+
+
+def test_a_device_push_that_fails_does_not_undo_the_write(
+    aiko, ben, monkeypatch, django_capture_on_commit_callbacks
+):
+    from presence import push
+
+    def broken(member_id, url):
+        raise ConnectionError("push service down")
+
+    monkeypatch.setattr(push, "notify_devices", broken)
+    entry = entry_of(aiko, audience="members")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = like(client_for(ben), entry)
+    assert response.status_code in (200, 302)
+    assert Notification.objects.filter(recipient=aiko).count() == 1
