@@ -378,11 +378,11 @@ def send_friend_request(
         except IntegrityError as exc:
             # Only without the row locks above (they serialize every pair).
             raise _request_pending_refusal(recipient) from exc
+        recipient_id = recipient.pk
+        transaction.on_commit(lambda: friends.push_request_badge(recipient_id))
         notifications.notify(
             recipient.pk, "friend_request", actor_id=sender.pk, target_id=request.pk
         )
-        recipient_id = recipient.pk
-        transaction.on_commit(lambda: friends.push_request_badge(recipient_id))
     return request
 
 

@@ -212,6 +212,10 @@ async def test_the_author_hears_of_comments_and_likes_on_their_own_group(cast, t
     await sync_to_async(ben.post)(like, **HTMX)
 
     to_aiko = await frames_until_quiet(aiko_home)
+    # And the notification badge rises with each (presence/notifications.py).
+    badges = [frame for frame in to_aiko if 'id="notification-count"' in frame]
+    assert len(badges) == 2
+    to_aiko = [frame for frame in to_aiko if frame not in badges]
     assert to_aiko == [
         f'<template id="live-diary-comment" data-entry="{entry.pk}" '
         f'data-url="/diary/{entry.pk}/"></template>',
