@@ -11,6 +11,8 @@ from django.test import Client
 
 from accounts.models import Friendship, Invitation, Member
 from diary.models import Entry
+from presence import notifications
+from presence.models import Footprint
 from tests.accounts.helpers import logged_in_member_id
 
 CIRCLE = {"aiko", "ben", "chika", "daichi"}
@@ -121,6 +123,10 @@ def test_seed_demo_run_twice_creates_nothing_more(db, settings):
     assert first["accounts.Friendship"] == 14
     assert first["diary.Entry"] == 6
     assert first["photos.Album"] == 2
+    assert first["presence.Footprint"] == 4
+    assert first["diary.Comment"] == 1
+    assert first["diary.Like"] == 2
+    assert first["accounts.FriendRequest"] == 1
 
 
 def test_seed_demo_keeps_members_who_already_exist(member_factory, settings):
@@ -164,3 +170,20 @@ def test_seed_demo_refuses_when_debug_is_off(db, settings):
 
     assert not Member.objects.exists()
     assert not Friendship.objects.exists()
+
+
+def test_seed_demo_leaves_aiko_footprints_and_notifications_to_find(
+    db, settings, django_capture_on_commit_callbacks
+):
+    settings.DEBUG = True
+    # As in `make run`, where the command's transaction commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        run("seed_demo")
+    aiko = Member.objects.get(nickname="aiko")
+
+    visitors = {f.visitor.nickname for f in Footprint.objects.filter(owner=aiko)}
+    assert visitors == {"ben", "chika", "eri", "daichi"}
+    kinds = set(notifications.visible_rows(aiko).values_list("kind", flat=True))
+    assert {"diary_comment", "diary_like", "friend_request", "footprint"} <= kinds
+    ben = Member.objects.get(nickname="ben")
+    assert notifications.unread_count(ben) == 1  # aiko's @ben in the chat

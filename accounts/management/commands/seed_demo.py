@@ -7,13 +7,16 @@ from django.utils import timezone
 
 from accounts import actions
 from accounts.audience import Audience
-from accounts.models import Member
+from accounts.models import FriendRequest, Member
 from chat import text
-from chat.models import Message
+from chat.models import Mention, Message
 from communities import actions as community_actions
 from communities.models import Community, JoinPolicy, Membership, Topic, TopicPolicy
-from diary.models import Entry
+from diary import actions as diary_actions
+from diary.models import Comment, Entry, Like
 from photos.models import Album
+from presence import footprints, notifications
+from presence.models import Footprint, Notification
 
 DEMO_PASSWORD = "enishi-demo"
 DEMO_MEMBERS = {
@@ -140,6 +143,7 @@ class Command(BaseCommand):
             members = self._members()
             self._community(members)
             self._diaries(members)
+            self._goings_on(members)
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
         for member in members.values():
             self.stdout.write(f"  {member.nickname}")
@@ -223,8 +227,10 @@ class Command(BaseCommand):
         # than the rate limit's window and nobody is listening yet.
         by_key = {m.nickname_key: m for m in members.values()}
         rows = []
+        mentions = []
         for i, (nickname, body) in enumerate(CHAT):
             mentioned = [by_key[k] for k in text.mentioned_keys(body) if k in by_key]
+            mentions.append(mentioned)
             rows.append(
                 Message(
                     topic=topic,
@@ -236,8 +242,64 @@ class Command(BaseCommand):
                 )
             )
         Message.objects.bulk_create(rows)
+        Mention.objects.bulk_create(
+            Mention(message=message, member=member)
+            for message, mentioned in zip(rows, mentions, strict=True)
+            for member in mentioned
+        )
         last = rows[-1].created_at
         Topic.objects.filter(pk=topic.pk).update(
             last_message_at=last, message_count=len(rows)
         )
         Community.objects.filter(pk=community.pk).update(last_activity_at=last)
+
+    def _goings_on(self, members: dict[str, Member]) -> None:
+        """What aiko finds when she logs in: footprints, a comment and likes
+        on her diary, a friend request from fumi, a mention in the chat.
+        Made through the real actions, so the notifications are the real
+        ones; each only once."""
+        aiko = members["aiko"]
+        today = timezone.localdate()
+        for nickname in ("ben", "chika", "eri"):
+            visitor = members[nickname]
+            if not Footprint.objects.filter(owner=aiko, visitor=visitor).exists():
+                footprints.record_visit(owner=aiko, visitor=visitor)
+        Footprint.objects.get_or_create(
+            owner=aiko,
+            visitor=members["daichi"],
+            day=today - timedelta(days=3),
+            defaults={"visited_at": timezone.now() - timedelta(days=3)},
+        )
+        entry = Entry.objects.get(author=aiko, title=DIARY[0][1])
+        if not Comment.objects.filter(entry=entry).exists():
+            diary_actions.add_comment(
+                author=members["chika"],
+                entry=entry,
+                body="ケニア、私も好き！次は一緒に飲もう☕",
+            )
+        for nickname in ("ben", "daichi"):
+            if not Like.objects.filter(entry=entry, member=members[nickname]).exists():
+                diary_actions.toggle_like(member=members[nickname], entry=entry)
+        if not FriendRequest.objects.filter(from_member=members["fumi"]).exists():
+            actions.send_friend_request(
+                sender=members["fumi"],
+                recipient=aiko,
+                message="Hi aiko, I saw you in the coffee club. Can we be friends?",
+            )
+        # The chat's history is written directly (_community); its mentions
+        # are told here, once.
+        mention = Mention.objects.filter(
+            member=members["ben"], message__author=aiko
+        ).first()
+        if (
+            mention is not None
+            and not Notification.objects.filter(
+                recipient=members["ben"], kind="mention"
+            ).exists()
+        ):
+            notifications.notify(
+                members["ben"].pk,
+                "mention",
+                actor_id=aiko.pk,
+                target_id=mention.message_id,
+            )
