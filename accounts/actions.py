@@ -430,6 +430,8 @@ def accept_friend_request(*, member: Member, request_id: int) -> FriendRequest:
             status=FriendRequest.Status.CANCELLED, decided_at=now, declined_at=None
         )
         transaction.on_commit(lambda: friends.push_request_badge(member.pk))
+        # The request's notification is answered: it leaves the count.
+        transaction.on_commit(lambda: notifications.push_badge(member.pk))
     return request
 
 
@@ -445,6 +447,7 @@ def decline_friend_request(*, member: Member, request_id: int) -> FriendRequest:
         request.declined_at = now
         request.save(update_fields=["status", "decided_at", "declined_at"])
         transaction.on_commit(lambda: friends.push_request_badge(member.pk))
+        transaction.on_commit(lambda: notifications.push_badge(member.pk))
     return request
 
 
@@ -473,6 +476,7 @@ def cancel_friend_request(*, member: Member, request_id: int) -> FriendRequest:
         if was_pending:
             recipient_id = request.to_member_id
             transaction.on_commit(lambda: friends.push_request_badge(recipient_id))
+            transaction.on_commit(lambda: notifications.push_badge(recipient_id))
     return request
 
 

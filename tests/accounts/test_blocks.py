@@ -382,14 +382,20 @@ async def test_friend_requests_close_no_socket(aiko, ben, redis_layer, open_sock
         sender=aiko, recipient=ben
     )
     badge = await ben_socket.receive_output(timeout=RECEIVE_TIMEOUT)
+    notified = await ben_socket.receive_output(timeout=RECEIVE_TIMEOUT)
     await database_sync_to_async(actions.decline_friend_request)(
         member=ben, request_id=request.pk
     )
     again = await ben_socket.receive_output(timeout=RECEIVE_TIMEOUT)
+    notified_again = await ben_socket.receive_output(timeout=RECEIVE_TIMEOUT)
 
-    # Only the badge, both times; no close, and nothing at all to the sender.
-    assert badge["type"] == again["type"] == "websocket.send"
+    # Only the badges (friend requests, notifications), both times; no close,
+    # and nothing at all to the sender.
+    for frame in (badge, notified, again, notified_again):
+        assert frame["type"] == "websocket.send"
     assert 'id="friend-request-badge"' in badge["text"]
+    assert 'id="notification-badge"' in notified["text"]
+    assert 'id="notification-badge"' in notified_again["text"]
     assert await ben_socket.receive_nothing(timeout=0.5)
     assert await aiko_socket.receive_nothing(timeout=0.5)
 

@@ -683,3 +683,20 @@ def test_a_device_push_that_fails_does_not_undo_the_write(
         response = like(client_for(ben), entry)
     assert response.status_code in (200, 302)
     assert Notification.objects.filter(recipient=aiko).count() == 1
+
+
+def test_answering_or_withdrawing_a_request_pushes_the_lower_count(
+    aiko, ben, chika, pushed, django_capture_on_commit_callbacks
+):
+    first = account_actions.send_friend_request(sender=ben, recipient=aiko)
+    second = account_actions.send_friend_request(sender=chika, recipient=aiko)
+    pushed.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        account_actions.decline_friend_request(member=aiko, request_id=first.pk)
+    assert [m for m, html in pushed if "notification-count" in html] == [aiko.pk]
+    assert '<span id="notification-badge" class="badge">1</span>' in pushed[-1][1]
+    pushed.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        account_actions.cancel_friend_request(member=chika, request_id=second.pk)
+    assert [m for m, html in pushed if "notification-count" in html] == [aiko.pk]
+    assert 'class="badge" hidden></span>' in pushed[-1][1]
