@@ -13,7 +13,7 @@ it for every socket whose member blocked, or is blocked by, the typist. A
 member who hides their presence sends none: a notice would say they are here.
 """
 
-import time
+from time import monotonic
 
 from chat import broadcast, fragments
 from presence.here import Visitor
@@ -34,7 +34,7 @@ async def typed(visitor: Visitor | None, topic_id: int) -> bool:
     TYPING_EVERY ago or its member hides their presence. True if sent."""
     if visitor is None or not visitor.shown or topic_id not in visitor.topic_ids:
         return False
-    now = time.monotonic()
+    now = monotonic()
     if now - visitor.typed_at < TYPING_EVERY:
         return False
     visitor.typed_at = now

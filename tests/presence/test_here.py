@@ -5,6 +5,10 @@ Runs on the in-memory store by default and on Redis when REDIS_URL is set
 (CI): the same tests hold for both.
 """
 
+# The chat tests' fixtures (community, topic, sockets) are imported below to
+# be used as fixtures here, which pyflakes reads as redefinitions.
+# ruff: noqa: F811
+
 import asyncio
 
 import pytest
@@ -33,9 +37,9 @@ from tests.conftest import client_for
 from tests.factories import TopicFactory
 from tests.presence.here_helpers import (  # noqa: F401
     CHANGED,
+    LIST,
     _fast_password_hashing,
     closed_with,
-    LIST,
     frames,
     here_state,
     list_showing,
@@ -66,7 +70,7 @@ def set_shows_presence(member, shown: bool) -> None:
     member.save(update_fields=["shows_presence"])
 
 
-# --- The list, live --------------------------------------------------------------
+# --- The list, live -------------------------------------------------------------------
 
 
 async def test_an_arrival_is_pushed_to_everyone_on_the_topic(
@@ -184,7 +188,7 @@ async def test_refreshing_keeps_open_sockets_listed(
     assert listed(page) == ["aiko", "ben"]
 
 
-# --- Hidden members ------------------------------------------------------------------
+# --- Hidden members -------------------------------------------------------------------
 
 
 async def test_a_member_hiding_their_presence_is_never_listed(
@@ -244,7 +248,7 @@ async def test_a_member_not_shown_is_left_out_even_if_an_entry_remains(
     assert listed((await get(client, here_url(topic))).content.decode()) == []
 
 
-# --- Blocks ----------------------------------------------------------------------------
+# --- Blocks ---------------------------------------------------------------------------
 
 
 async def test_a_blocked_member_is_never_in_a_list_sent_to_the_blocker(
@@ -292,7 +296,7 @@ async def test_the_blocker_is_never_in_a_list_sent_to_the_blocked(
     ]
 
 
-# --- The page and the list view ---------------------------------------------------------
+# --- The page and the list view -------------------------------------------------------
 
 
 async def test_the_topic_page_shows_who_is_here_now_in_a_labelled_list(
@@ -367,7 +371,7 @@ def test_another_topics_members_are_not_listed(member, membership, topic):
     assert "Nobody is shown here right now." in html
 
 
-# --- The setting ------------------------------------------------------------------------
+# --- The setting ----------------------------------------------------------------------
 
 
 def test_the_profile_form_has_a_show_when_i_am_here_checkbox(member):
