@@ -700,3 +700,20 @@ def test_answering_or_withdrawing_a_request_pushes_the_lower_count(
         account_actions.cancel_friend_request(member=chika, request_id=second.pk)
     assert [m for m, html in pushed if "notification-count" in html] == [aiko.pk]
     assert 'class="badge" hidden></span>' in pushed[-1][1]
+
+
+def test_a_visit_to_a_members_page_notifies_them_of_the_footprint(
+    aiko, ben, django_capture_on_commit_callbacks
+):
+    """Through the footprints feature (presence/footprints.py): ben opens
+    aiko's page, and aiko's notifications fold it into today's line."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(ben).get(
+            reverse("accounts:member-detail", kwargs={"nickname": "aiko"})
+        )
+    assert response.status_code == 200
+    aiko_client = client_for(aiko)
+    assert "ben left a footprint" in page_text(aiko_client)
+    assert badge(aiko_client) == "1"
+    # ben sees nothing of it.
+    assert "footprint" not in page_text(client_for(ben))
