@@ -717,3 +717,26 @@ def test_a_visit_to_a_members_page_notifies_them_of_the_footprint(
     assert badge(aiko_client) == "1"
     # ben sees nothing of it.
     assert "footprint" not in page_text(client_for(ben))
+
+
+def test_the_page_is_the_members_own_and_pages_through_older_lines(aiko, ben, chika):
+    entries = [entry_of(aiko, title=f"Day {n}", audience="members") for n in range(25)]
+    for entry in entries:
+        like(client_for(ben), entry)
+    aiko_client = client_for(aiko)
+    first = page_text(aiko_client)
+    # Newest first: the last entry liked heads the first page.
+    assert "ben liked “Day 24”" in first and "“Day 4”" not in first
+    assert "Page 1 of 2" in first
+    second = aiko_client.get(reverse("presence:notifications") + "?page=2")
+    assert "ben liked “Day 4”" in second.content.decode()
+    assert "“Day 5”" not in second.content.decode()
+    # Bad page numbers: the nearest page, no error.
+    for page in ("abc", "99", "-1"):
+        url = reverse("presence:notifications") + f"?page={page}"
+        assert aiko_client.get(url).status_code == 200
+    # Nobody else sees aiko's lines; nobody logged out sees a page.
+    assert "liked" not in page_text(client_for(chika))
+    assert "liked" not in page_text(client_for(ben))
+    anonymous = Client().get(reverse("presence:notifications"))
+    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
