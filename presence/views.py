@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat import access as chat_access
 from presence import notifications
@@ -100,6 +100,7 @@ class NotificationSettingsForm(forms.Form):
         ]
 
 
+@require_http_methods(["GET", "POST"])
 def notification_settings(request):
     """A checkbox per kind, on by default; off, notify() records nothing of
     that kind."""

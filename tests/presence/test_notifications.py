@@ -238,6 +238,24 @@ def test_join_requests_notify_moderators_and_an_acceptance_the_requester(
     assert "asked to join" not in page_text(client_for(aiko))
 
 
+def test_a_join_request_leaves_the_list_of_one_who_no_longer_moderates(
+    aiko, ben, chika
+):
+    community = CommunityFactory(
+        owner=aiko, name="Tea", join_policy=JoinPolicy.APPROVAL
+    )
+    MembershipFactory(community=community, member=chika, role=Membership.Role.MODERATOR)
+    client_for(ben).post(
+        reverse("communities:join", kwargs={"community_id": community.pk})
+    )
+    chika_client = client_for(chika)
+    assert "ben asked to join Tea" in page_text(chika_client)
+    Membership.objects.filter(member=chika).update(role=Membership.Role.MEMBER)
+    assert "asked to join" not in page_text(chika_client)
+    assert badge(chika_client) == ""
+    assert "ben asked to join Tea" in page_text(client_for(aiko))
+
+
 def test_a_declined_join_request_tells_the_requester_nothing(aiko, ben):
     community = CommunityFactory(
         owner=aiko, name="Tea", join_policy=JoinPolicy.APPROVAL
@@ -518,6 +536,7 @@ def test_an_unknown_kind_in_settings_is_refused_and_changes_nothing(aiko):
     assert 'role="alert"' in response.content.decode()
     assert notifications.enabled_kinds(aiko) == set(notifications.KINDS)
     assert Client().get(url).status_code == 302
+    assert aiko_client.put(url).status_code == 405
 
 
 # --- The badge and its accessible name ---------------------------------------------
