@@ -68,3 +68,25 @@ def test_the_badge_and_the_links_name_follow_the_unread_count_in_every_tab(
     # The line opens what it is about.
     first.get_by_role("button", name="ben liked “Sunny day”", exact=True).click()
     expect(first.get_by_role("heading", level=1)).to_have_text("Sunny day")
+
+
+def test_the_topic_pages_mute_toggle_says_its_state(new_context, member_factory):
+    from tests.factories import CommunityFactory, TopicFactory
+
+    aiko = member_factory(nickname="aiko")
+    topic = TopicFactory(
+        community=CommunityFactory(owner=aiko, name="Coffee"), title="Weekend"
+    )
+    page = new_context().new_page()
+    log_in(page, "aiko")
+    page.goto(f"/topics/{topic.pk}/")
+    toggle = page.get_by_role("button", name="Mute notifications")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    toggle.click()
+    expect(page.get_by_role("button", name="Mute notifications")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    page.reload()
+    expect(page.get_by_role("button", name="Mute notifications")).to_have_attribute(
+        "aria-pressed", "true"
+    )
