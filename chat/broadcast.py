@@ -153,6 +153,25 @@ async def asend_topic_frames(
         )
 
 
+def here_group(topic_id: int, language: str) -> str:
+    """Sockets of pages that show a topic's "Who's here" list and its typing
+    notices (`?here=1`), in one language (presence/here.py)."""
+    return f"here.{topic_id}.{language}"
+
+
+async def asend_here_frames(
+    topic_id: int, frames: dict[str, str], *, author_ids
+) -> None:
+    """Push a presence fragment (one per language) to the pages showing a
+    topic's list. `author_ids` (everyone it names) let the hub skip the
+    sockets of members hidden from any of them by a block."""
+    for language, html in frames.items():
+        await _asend(
+            here_group(topic_id, language),
+            {"type": "live.message", "html": html, "author_ids": list(author_ids)},
+        )
+
+
 # --- Diary entries -------------------------------------------------------------
 
 

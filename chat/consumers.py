@@ -94,7 +94,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
     counted: bool = False
     # Whether it counts among this process's open sockets (chat/reconnect.py).
     open_counted: bool = False
-    # The topics it watches, once authorized; its member on their lists.
+    # The topics whose "Who's here" it shows (?here=1), once authorized;
+    # its member is on their lists.
+    shows_here: bool = False
     topic_ids: tuple[int, ...] = ()
     visitor: here.Visitor | None = None
 
@@ -113,6 +115,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             language = settings.LANGUAGE_CODE
         topic_ids = query.get("topic", [])
         entry_ids = query.get("entry", [])
+        # A page showing its topics' "Who's here" and typing (presence/).
+        self.shows_here = query.get("here") == ["1"]
         if len(topic_ids) + len(entry_ids) > MAX_STREAMS:
             await self.accept()
             await self.close(code=broadcast.CLOSE_BAD_REQUEST)
@@ -178,12 +182,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if not await socket_limit.acquire(user.pk, self.outlet.name):
             return broadcast.CLOSE_TOO_MANY_SOCKETS
         self.counted = True
-        self.topic_ids = tuple(topics)
         # Join before accepting: the page catches up once the socket is open,
         # so nothing published in between can fall through (it waits in the
         # outlet until the socket is accepted).
         for topic_id in topics:
             await live.join(broadcast.topic_group(topic_id, language), self.outlet)
+            if self.shows_here:
+                await live.join(broadcast.here_group(topic_id, language), self.outlet)
+        if self.shows_here:
+            self.topic_ids = tuple(topics)
         return None
 
     async def disconnect(self, code):

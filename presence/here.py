@@ -29,8 +29,10 @@ Pushes. A change schedules a push of the topic's list, at most one per
 PUSH_EVERY per topic per process, so a burst of arrivals (a process
 restarting, a thousand tabs coming back) costs one push, not a thousand. The
 push reads the list (one Redis call, one query), renders it once per language
-(chat/topic_detail.html#here-frame) and sends it to the topic's groups
-through chat/broadcast.py.
+(chat/topic_detail.html#here-frame) and sends it, through chat/broadcast.py,
+to the pages that show the list: a topic page opens its socket with
+`?here=1` (chat/consumers.py), which puts it on the lists and in the groups
+of presence frames; other sockets on the topic get none of it.
 
 Blocks. That fragment is the same for every socket, and a member must never
 see someone they blocked or who blocked them. So it is sent with every
@@ -418,9 +420,9 @@ class _Process:
         try:
             version, member_ids = await self.read(topic_id)
             frames, listed = await _render_frames(topic_id, version, member_ids)
-            await broadcast.asend_topic_frames(topic_id, frames, author_ids=listed)
+            await broadcast.asend_here_frames(topic_id, frames, author_ids=listed)
             changed = changed_html(topic_id, version)
-            await broadcast.asend_topic_frames(
+            await broadcast.asend_here_frames(
                 topic_id, dict.fromkeys(frames, changed), author_ids=()
             )
         except Exception:

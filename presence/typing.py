@@ -8,7 +8,8 @@ topic is one of the socket's own streams, which were authorized as the page
 was: only members who may read the topic send or see a notice.
 
 Nothing is stored. The notice is rendered once per language and sent to the
-topic's groups with the typist as its author, so the hub (chat/hub.py) drops
+pages showing the topic's list (chat/broadcast.here_group) with the typist as
+its author, so the hub (chat/hub.py) drops
 it for every socket whose member blocked, or is blocked by, the typist. A
 member who hides their presence sends none: a notice would say they are here.
 """
@@ -38,7 +39,7 @@ async def typed(visitor: Visitor | None, topic_id: int) -> bool:
     if now - visitor.typed_at < TYPING_EVERY:
         return False
     visitor.typed_at = now
-    await broadcast.asend_topic_frames(
+    await broadcast.asend_here_frames(
         topic_id,
         typing_frames(topic_id, visitor.member_id, visitor.nickname),
         author_ids=(visitor.member_id,),

@@ -2,12 +2,16 @@
 readers of the frames a socket receives (presence/here.py)."""
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 import redis
+from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from presence import here
+from project.asgi import application
+from tests.chat.conftest import LIVE_PATH, session_key_for, tab_headers
 
 LIST = '<template id="live-here" '
 CHANGED = '<template id="live-here-changed" '
@@ -27,6 +31,29 @@ def clear_state() -> None:
                 client.delete(*keys)
         finally:
             client.close()
+
+
+@pytest.fixture
+async def open_here(live_layer):
+    """open_here(member, topic, ...): a topic page's socket (`?here=1`, with
+    a new login session of `member`), asserted accepted; closed at teardown."""
+    opened = []
+
+    async def open_(member, *topics, lang="en"):
+        key = await session_key_for(member)
+        query = [("topic", t.pk) for t in topics] + [("here", 1), ("lang", lang)]
+        socket = WebsocketCommunicator(
+            application, f"{LIVE_PATH}?{urlencode(query)}", headers=tab_headers(key)
+        )
+        opened.append(socket)
+        connected, _ = await socket.connect(timeout=2)
+        assert connected
+        return socket
+
+    yield open_
+    for socket in opened:
+        if not socket.future.done():
+            await socket.disconnect()
 
 
 @pytest.fixture(autouse=True)

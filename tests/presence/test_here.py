@@ -45,6 +45,7 @@ from tests.presence.here_helpers import (  # noqa: F401
     list_showing,
     listed,
     next_list,
+    open_here,
     store_entry,
     version_of,
 )
@@ -74,12 +75,12 @@ def set_shows_presence(member, shown: bool) -> None:
 
 
 async def test_an_arrival_is_pushed_to_everyone_on_the_topic(
-    member, other_member, membership, other_membership, topic, open_socket
+    member, other_member, membership, other_membership, topic, open_here
 ):
-    ben = await open_socket(other_member, topic)
+    ben = await open_here(other_member, topic)
     assert listed(await next_list(ben)) == ["ben"]
 
-    await open_socket(member, topic)
+    await open_here(member, topic)
 
     frame = await list_showing(ben, ["aiko", "ben"])
     # Nicknames link to the members' pages.
@@ -87,10 +88,10 @@ async def test_an_arrival_is_pushed_to_everyone_on_the_topic(
 
 
 async def test_a_clean_close_takes_the_member_off_at_once(
-    member, other_member, membership, other_membership, topic, open_socket
+    member, other_member, membership, other_membership, topic, open_here
 ):
-    ben = await open_socket(other_member, topic)
-    aiko = await open_socket(member, topic)
+    ben = await open_here(other_member, topic)
+    aiko = await open_here(member, topic)
     await list_showing(ben, ["aiko", "ben"])
 
     await aiko.disconnect()
@@ -99,11 +100,11 @@ async def test_a_clean_close_takes_the_member_off_at_once(
 
 
 async def test_a_member_with_two_tabs_counts_once_until_the_last_closes(
-    member, other_member, membership, other_membership, topic, open_socket
+    member, other_member, membership, other_membership, topic, open_here
 ):
-    ben = await open_socket(other_member, topic)
-    first = await open_socket(member, topic)
-    second = await open_socket(member, topic)
+    ben = await open_here(other_member, topic)
+    first = await open_here(member, topic)
+    second = await open_here(member, topic)
     await list_showing(ben, ["aiko", "ben"])
     await first.disconnect()
     await asyncio.sleep(here.PUSH_EVERY + 0.3)
@@ -123,11 +124,11 @@ async def test_a_member_with_two_tabs_counts_once_until_the_last_closes(
 
 
 async def test_each_list_has_a_newer_version_and_a_changed_frame_follows(
-    member, other_member, membership, other_membership, topic, open_socket
+    member, other_member, membership, other_membership, topic, open_here
 ):
-    ben = await open_socket(other_member, topic)
+    ben = await open_here(other_member, topic)
     first = await next_list(ben)
-    aiko = await open_socket(member, topic)
+    aiko = await open_here(member, topic)
     second = await list_showing(ben, ["aiko", "ben"])
     assert version_of(second) > version_of(first)
     # Right after each list, the bare notice of its version: no names.
@@ -142,13 +143,13 @@ async def test_each_list_has_a_newer_version_and_a_changed_frame_follows(
 
 
 async def test_arrivals_together_are_pushed_together(
-    member, other_member, membership, other_membership, topic, open_socket
+    member, other_member, membership, other_membership, topic, open_here
 ):
-    ben = await open_socket(other_member, topic)
+    ben = await open_here(other_member, topic)
     await next_list(ben)
     await frames(ben, timeout=here.PUSH_EVERY + 0.2)
 
-    await asyncio.gather(*(open_socket(member, topic) for _ in range(5)))
+    await asyncio.gather(*(open_here(member, topic) for _ in range(5)))
 
     lists = [frame for frame in await frames(ben, 1.5) if frame.startswith(LIST)]
     # At most one push per PUSH_EVERY, however many sockets arrived.
@@ -157,14 +158,14 @@ async def test_arrivals_together_are_pushed_together(
 
 
 async def test_a_socket_that_lapses_is_swept_and_the_list_pushed(
-    member, other_member, membership, other_membership, topic, open_socket, monkeypatch
+    member, other_member, membership, other_membership, topic, open_here, monkeypatch
 ):
     """Another process's socket whose process died: its entry is no longer
     refreshed, lapses after ENTRY_TTL, and the next refresh of a process on
     the topic sweeps it and pushes the list (here: 1 s and 0.2 s)."""
     monkeypatch.setattr(here, "ENTRY_TTL", 1)
     monkeypatch.setattr(here, "REFRESH_EVERY", 0.2)
-    ben = await open_socket(other_member, topic)
+    ben = await open_here(other_member, topic)
     await next_list(ben)
     # Written as another process would (no socket of this one).
     await sync_to_async(store_entry)(topic.pk, member.pk, "elsewhere")
@@ -174,13 +175,13 @@ async def test_a_socket_that_lapses_is_swept_and_the_list_pushed(
     await list_showing(ben, ["ben"], timeout=3)
 
 
-async def test_refreshing_keeps_open_sockets_listed(
-    member, other_member, membership, other_membership, topic, open_socket, monkeypatch
+async def test_refreshing_keeps_open_heres_listed(
+    member, other_member, membership, other_membership, topic, open_here, monkeypatch
 ):
     monkeypatch.setattr(here, "ENTRY_TTL", 1)
     monkeypatch.setattr(here, "REFRESH_EVERY", 0.2)
-    ben = await open_socket(other_member, topic)
-    await open_socket(member, topic)
+    ben = await open_here(other_member, topic)
+    await open_here(member, topic)
     await list_showing(ben, ["aiko", "ben"])
     await asyncio.sleep(2.5)  # more than two lifetimes of an entry
     client = await alogin(other_member)
@@ -188,18 +189,34 @@ async def test_refreshing_keeps_open_sockets_listed(
     assert listed(page) == ["aiko", "ben"]
 
 
+async def test_a_socket_of_a_page_without_the_list_is_not_on_it_and_gets_none(
+    member, other_member, membership, other_membership, topic, open_here, open_socket
+):
+    """Only pages that show the list (?here=1) are on it and get its frames;
+    another page watching the topic pays nothing for it."""
+    ben = await open_here(other_member, topic)
+    await list_showing(ben, ["ben"])
+    plain = await open_socket(member, topic)
+
+    assert await plain.receive_nothing(timeout=here.PUSH_EVERY + 0.5)
+    assert not [frame for frame in await frames(ben) if "aiko" in frame]
+    # Nor may it send typing notices.
+    await plain.send_json_to({"type": "typing", "topic": topic.pk})
+    assert 'data-code="unknown_topic"' in await plain.receive_from()
+
+
 # --- Hidden members -------------------------------------------------------------------
 
 
 async def test_a_member_hiding_their_presence_is_never_listed(
-    member, other_member, membership, other_membership, topic, open_socket
+    member, other_member, membership, other_membership, topic, open_here
 ):
     await set_shows_presence(member, False)
-    ben = await open_socket(other_member, topic)
+    ben = await open_here(other_member, topic)
     await next_list(ben)
     await frames(ben)
 
-    aiko = await open_socket(member, topic)
+    aiko = await open_here(member, topic)
 
     # No push at all: not even an unchanged list saying someone came.
     assert await ben.receive_nothing(timeout=here.PUSH_EVERY + 0.5)
@@ -216,10 +233,10 @@ async def test_a_member_hiding_their_presence_is_never_listed(
 
 
 async def test_turning_presence_off_reconnects_the_members_sockets_and_drops_them(
-    member, other_member, membership, other_membership, topic, open_socket
+    member, other_member, membership, other_membership, topic, open_here
 ):
-    ben = await open_socket(other_member, topic)
-    aiko = await open_socket(member, topic)
+    ben = await open_here(other_member, topic)
+    aiko = await open_here(member, topic)
     await list_showing(ben, ["aiko", "ben"])
 
     await set_shows_presence(member, False)
@@ -229,7 +246,7 @@ async def test_turning_presence_off_reconnects_the_members_sockets_and_drops_the
     assert await closed_with(aiko) == broadcast.CLOSE_RECHECK
     await aiko.disconnect()  # what the server hands on once the close is done
     await list_showing(ben, ["ben"])
-    await open_socket(member, topic)
+    await open_here(member, topic)
     assert not [
         frame
         for frame in await frames(ben, here.PUSH_EVERY + 0.5)
@@ -252,15 +269,15 @@ async def test_a_member_not_shown_is_left_out_even_if_an_entry_remains(
 
 
 async def test_a_blocked_member_is_never_in_a_list_sent_to_the_blocker(
-    member, other_member, third_member, membership, other_membership, topic, open_socket
+    member, other_member, third_member, membership, other_membership, topic, open_here
 ):
     await Block.objects.acreate(blocker=other_member, blocked=member)
-    ben = await open_socket(other_member, topic)
-    chika = await open_socket(third_member, topic)
+    ben = await open_here(other_member, topic)
+    chika = await open_here(third_member, topic)
     await list_showing(chika, ["ben", "chika"])
     await frames(ben)
 
-    await open_socket(member, topic)
+    await open_here(member, topic)
 
     pushed = await list_showing(chika, ["aiko", "ben", "chika"])
     # ben gets no list naming aiko: only the bare notice that it changed...
@@ -278,14 +295,14 @@ async def test_a_blocked_member_is_never_in_a_list_sent_to_the_blocker(
 
 
 async def test_the_blocker_is_never_in_a_list_sent_to_the_blocked(
-    member, other_member, third_member, membership, other_membership, topic, open_socket
+    member, other_member, third_member, membership, other_membership, topic, open_here
 ):
     await Block.objects.acreate(blocker=member, blocked=other_member)
-    aiko = await open_socket(member, topic)
-    chika = await open_socket(third_member, topic)
+    aiko = await open_here(member, topic)
+    chika = await open_here(third_member, topic)
     await list_showing(chika, ["aiko", "chika"])
 
-    await open_socket(other_member, topic)
+    await open_here(other_member, topic)
     await list_showing(chika, ["aiko", "ben", "chika"])
 
     assert not [frame for frame in await frames(aiko) if "ben" in frame]
@@ -300,9 +317,9 @@ async def test_the_blocker_is_never_in_a_list_sent_to_the_blocked(
 
 
 async def test_the_topic_page_shows_who_is_here_now_in_a_labelled_list(
-    member, other_member, membership, other_membership, topic, open_socket
+    member, other_member, membership, other_membership, topic, open_here
 ):
-    await open_socket(member, topic)
+    await open_here(member, topic)
     client = await alogin(other_member)
     page = (await get(client, topic.get_absolute_url())).content.decode()
     assert listed(page) == ["aiko"]

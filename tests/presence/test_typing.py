@@ -20,7 +20,6 @@ from tests.chat.conftest import (  # noqa: F401
     join,
     live_layer,
     membership,
-    open_socket,
     open_tab,
     other_membership,
     owner,
@@ -34,6 +33,7 @@ from tests.presence.here_helpers import (  # noqa: F401
     frames,
     here_state,
     next_list,
+    open_here,
 )
 
 pytestmark = [
@@ -78,11 +78,11 @@ def clock(monkeypatch):
 
 async def test_typing_reaches_the_others_on_the_topic_and_is_never_stored(
     member, other_member, third_member, membership, other_membership, topic,
-    open_socket, clock,
+    open_here, clock,
 ):  # fmt: skip
-    aiko = await open_socket(member, topic)
-    ben = await open_socket(other_member, topic)
-    chika = await open_socket(third_member, topic)
+    aiko = await open_here(member, topic)
+    ben = await open_here(other_member, topic)
+    chika = await open_here(third_member, topic)
     await settled(aiko, ben, chika)
     messages = await database_sync_to_async(Message.objects.count)()
 
@@ -101,10 +101,10 @@ async def test_typing_reaches_the_others_on_the_topic_and_is_never_stored(
 
 
 async def test_typing_is_sent_at_most_every_three_seconds_per_socket(
-    member, other_member, membership, other_membership, topic, open_socket, clock
+    member, other_member, membership, other_membership, topic, open_here, clock
 ):
-    aiko = await open_socket(member, topic)
-    ben = await open_socket(other_member, topic)
+    aiko = await open_here(member, topic)
+    ben = await open_here(other_member, topic)
     await settled(aiko, ben)
 
     await type_in(aiko, topic)
@@ -120,15 +120,15 @@ async def test_typing_is_sent_at_most_every_three_seconds_per_socket(
 
 async def test_typing_never_reaches_a_member_who_blocked_the_typist_or_was_blocked(
     member, other_member, third_member, membership, other_membership, topic,
-    open_socket, clock, daichi, join,
+    open_here, clock, daichi, join,
 ):  # fmt: skip
     await database_sync_to_async(join)(daichi, topic.community)
     await Block.objects.acreate(blocker=other_member, blocked=member)
     await Block.objects.acreate(blocker=member, blocked=daichi)
-    aiko = await open_socket(member, topic)
-    ben = await open_socket(other_member, topic)
-    chika = await open_socket(third_member, topic)
-    dai = await open_socket(daichi, topic)
+    aiko = await open_here(member, topic)
+    ben = await open_here(other_member, topic)
+    chika = await open_here(third_member, topic)
+    dai = await open_here(daichi, topic)
     await settled(aiko, ben, chika, dai)
 
     await aiko.send_json_to(typing_frame(topic))
@@ -144,11 +144,11 @@ async def test_typing_never_reaches_a_member_who_blocked_the_typist_or_was_block
 
 
 async def test_a_member_hiding_their_presence_sends_no_typing(
-    member, other_member, membership, other_membership, topic, open_socket, clock
+    member, other_member, membership, other_membership, topic, open_here, clock
 ):
     await Member.objects.filter(pk=member.pk).aupdate(shows_presence=False)
-    aiko = await open_socket(member, topic)
-    ben = await open_socket(other_member, topic)
+    aiko = await open_here(member, topic)
+    ben = await open_here(other_member, topic)
     await settled(aiko, ben)
 
     await aiko.send_json_to(typing_frame(topic))
@@ -158,14 +158,14 @@ async def test_a_member_hiding_their_presence_sends_no_typing(
 
 
 async def test_typing_goes_only_to_the_topic_typed_in(
-    member, other_member, membership, other_membership, topic, open_socket, clock
+    member, other_member, membership, other_membership, topic, open_here, clock
 ):
     elsewhere = await database_sync_to_async(TopicFactory)(
         community=topic.community, title="Elsewhere"
     )
-    aiko = await open_socket(member, topic, elsewhere)
-    ben_here = await open_socket(other_member, topic)
-    ben_elsewhere = await open_socket(other_member, elsewhere)
+    aiko = await open_here(member, topic, elsewhere)
+    ben_here = await open_here(other_member, topic)
+    ben_elsewhere = await open_here(other_member, elsewhere)
     await settled(aiko, ben_here, ben_elsewhere)
 
     await aiko.send_json_to(typing_frame(elsewhere))
@@ -189,7 +189,7 @@ async def test_typing_goes_only_to_the_topic_typed_in(
     ],
 )
 async def test_a_bad_typing_frame_gets_one_error_and_the_socket_stays_open(
-    frame, member, other_member, membership, other_membership, topic, open_socket,
+    frame, member, other_member, membership, other_membership, topic, open_here,
     clock,
 ):  # fmt: skip
     """A topic that is not one of the socket's streams (another topic the
@@ -201,8 +201,8 @@ async def test_a_bad_typing_frame_gets_one_error_and_the_socket_stays_open(
         frame = {**frame, "topic": str(topic.pk)}
     elif frame.get("topic") == "OTHER":
         frame = {**frame, "topic": other_community_topic.pk}
-    aiko = await open_socket(member, topic)
-    ben = await open_socket(other_member, topic)
+    aiko = await open_here(member, topic)
+    ben = await open_here(other_member, topic)
     await settled(aiko, ben)
 
     await aiko.send_to(text_data=json.dumps(frame))
@@ -221,10 +221,10 @@ async def test_a_bad_typing_frame_gets_one_error_and_the_socket_stays_open(
 
 
 async def test_a_socket_on_no_topic_cannot_send_typing(
-    member, other_member, membership, other_membership, topic, open_socket, clock
+    member, other_member, membership, other_membership, topic, open_here, clock
 ):
-    home = await open_socket(member)  # the home page's socket: no stream
-    ben = await open_socket(other_member, topic)
+    home = await open_here(member)  # the home page's socket: no stream
+    ben = await open_here(other_member, topic)
     await settled(ben)
 
     await home.send_json_to(typing_frame(topic))
