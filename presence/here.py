@@ -558,7 +558,7 @@ def listing(topic_id: int, *, hidden_ids=frozenset()) -> Listing:
     """Who's here on a topic, for one viewer (without the members hidden
     from them by a block): one Redis call and one query."""
     version, member_ids = read(topic_id)
-    members = _listed(member_ids - set(hidden_ids), hidden_ids)
+    members = _listed(member_ids, hidden_ids)
     return Listing(version, members[:SHOWN_MAX], max(0, len(members) - SHOWN_MAX))
 
 
