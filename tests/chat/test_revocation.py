@@ -447,8 +447,11 @@ async def test_unfriending_authorizes_both_members_sockets_again(
 
 
 def edit_profile(member, community):
+    # As the browser posts the form: "Show when I am here" is checked by
+    # default (turning it off reconnects the member's sockets: presence/here.py).
     response = client_for(member).post(
-        reverse("accounts:profile-edit"), {"introduction": "hello"}
+        reverse("accounts:profile-edit"),
+        {"introduction": "hello", "shows_presence": "on"},
     )
     assert response.status_code == 302
 
