@@ -254,6 +254,22 @@ async def test_turning_presence_off_reconnects_the_members_sockets_and_drops_the
     ]
 
 
+async def test_turning_presence_on_reconnects_the_members_sockets_and_lists_them(
+    member, other_member, membership, other_membership, topic, open_here
+):
+    await set_shows_presence(member, False)
+    ben = await open_here(other_member, topic)
+    aiko = await open_here(member, topic)
+    await list_showing(ben, ["ben"])
+
+    await set_shows_presence(member, True)
+
+    assert await closed_with(aiko) == broadcast.CLOSE_RECHECK
+    await aiko.disconnect()
+    await open_here(member, topic)  # the page reconnects
+    await list_showing(ben, ["aiko", "ben"])
+
+
 async def test_a_member_not_shown_is_left_out_even_if_an_entry_remains(
     member, other_member, membership, other_membership, topic
 ):
