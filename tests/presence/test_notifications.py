@@ -236,6 +236,9 @@ def test_join_requests_notify_moderators_and_an_acceptance_the_requester(
     assert "Your request to join Tea was accepted" in page_text(client_for(ben))
     # Decided: the request line leaves the moderators' lists.
     assert "asked to join" not in page_text(client_for(aiko))
+    # Banned later: the good news is no longer shown.
+    Membership.objects.filter(member=ben).update(status=Membership.Status.BANNED)
+    assert "accepted" not in page_text(client_for(ben))
 
 
 def test_a_join_request_leaves_the_list_of_one_who_no_longer_moderates(
