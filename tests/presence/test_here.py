@@ -10,6 +10,7 @@ Runs on the in-memory store by default and on Redis when REDIS_URL is set
 # ruff: noqa: F811
 
 import asyncio
+import re
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -407,23 +408,29 @@ def test_another_topics_members_are_not_listed(member, membership, topic):
 # --- The setting ----------------------------------------------------------------------
 
 
+def shows_presence_box(page: str) -> str:
+    [box] = re.findall(r'<input[^>]*name="shows_presence"[^>]*>', page)
+    return box
+
+
 def test_the_profile_form_has_a_show_when_i_am_here_checkbox(member):
     client = client_for(member)
     url = reverse("accounts:profile-edit")
     page = client.get(url).content.decode()
-    assert 'name="shows_presence"' in page
-    assert "Show when I am here" in page
+    box = shows_presence_box(page)
+    assert 'type="checkbox"' in box and "checked" in box  # on by default
+    assert re.search(
+        r"<label[^>]*>\s*" + re.escape(box) + r"\s*Show when I am here", page
+    )
 
     response = client.post(url, {"introduction": "hi"})
     assert response.status_code == 302
     member.refresh_from_db()
     assert member.shows_presence is False
     # The form shows the saved choice.
-    page = client.get(url).content.decode()
-    assert 'name="shows_presence" id="id_shows_presence" checked' not in page
+    assert "checked" not in shows_presence_box(client.get(url).content.decode())
 
     client.post(url, {"introduction": "hi", "shows_presence": "on"})
     member.refresh_from_db()
     assert member.shows_presence is True
-    page = client.get(url).content.decode()
-    assert 'name="shows_presence"' in page and "checked" in page
+    assert "checked" in shows_presence_box(client.get(url).content.decode())
