@@ -203,7 +203,11 @@ def messages_html(rows, *, liked_ids, hidden_ids) -> str:
     missing = [row.pk for row in rows if row.pk not in html]
     new = {}
     if missing:
-        for message in Message.objects.for_display().filter(pk__in=missing):
+        # In id order, as the answer is: the renders (and what they log or
+        # warn) come in the order a reader meets them, on any database.
+        for message in (
+            Message.objects.for_display().filter(pk__in=missing).order_by("pk")
+        ):
             key = shared.get(message.pk)
             html[message.pk] = _render_message(
                 message, context if key is None else NEUTRAL

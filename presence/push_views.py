@@ -125,11 +125,12 @@ def device_list(request):
 def device_subscribe(request):
     """Register this browser's push subscription (static/js/push.js posts
     `subscription.toJSON()` as JSON). Answers JSON: 201, or 400 with the
-    reason, or 503 when the site has no VAPID keys."""
+    reason, or 409 when the site has no VAPID keys (a state of the site the
+    member cannot change, not a failure of the server: no 5xx)."""
     if not push.configured():
         return JsonResponse(
             {"error": _("Notifications to devices are not set up on this site.")},
-            status=503,
+            status=409,
         )
     try:
         data = json.loads(request.body)

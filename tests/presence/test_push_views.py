@@ -320,7 +320,8 @@ def test_subscribing_without_vapid_keys_is_refused(settings, member_client):
 
     response = post_json(member_client, subscription_json())
 
-    assert response.status_code == 503
+    assert response.status_code == 409
+    assert "not set up" in response.json()["error"]
     assert not PushSubscription.objects.exists()
 
 
