@@ -32,6 +32,8 @@ import redis
 from django.conf import settings
 from redis import asyncio as aioredis
 
+from project import loop_redis
+
 logger = logging.getLogger(__name__)
 
 ENTRY_TTL = 120  # seconds
@@ -85,15 +87,9 @@ class _Process:
         if settings.REDIS_URL:
             # Bound to this loop (its waiters are), like the rest of _Process;
             # the client closes the pool with itself.
-            pool = aioredis.BlockingConnectionPool.from_url(
-                settings.REDIS_URL,
-                max_connections=POOL_SIZE,
-                timeout=POOL_WAIT,
-                socket_timeout=5,
-                socket_connect_timeout=5,
-                health_check_interval=15,
+            self.redis = loop_redis.loop_client(
+                max_connections=POOL_SIZE, wait=POOL_WAIT
             )
-            self.redis = aioredis.Redis.from_pool(pool)
             self.acquire_script = self.redis.register_script(_ACQUIRE)
 
     async def refresh_forever(self) -> None:

@@ -67,6 +67,7 @@ from django.conf import settings
 from redis import asyncio as aioredis
 
 from chat import broadcast, fragments
+from project import loop_redis
 from project.socket_auth import Batched, off_the_shared_thread
 
 logger = logging.getLogger(__name__)
@@ -305,15 +306,9 @@ class _Process:
         self.tasks: set[asyncio.Task] = set()
         self.redis: aioredis.Redis | None = None
         if settings.REDIS_URL:
-            pool = aioredis.BlockingConnectionPool.from_url(
-                settings.REDIS_URL,
-                max_connections=POOL_SIZE,
-                timeout=POOL_WAIT,
-                socket_timeout=5,
-                socket_connect_timeout=5,
-                health_check_interval=15,
+            self.redis = loop_redis.loop_client(
+                max_connections=POOL_SIZE, wait=POOL_WAIT
             )
-            self.redis = aioredis.Redis.from_pool(pool)
             self.add_script = self.redis.register_script(_ADD)
             self.remove_script = self.redis.register_script(_REMOVE)
             self.refresh_script = self.redis.register_script(_REFRESH)
