@@ -9,8 +9,15 @@ from playwright.sync_api import expect
 
 from accounts.actions import make_friends
 from accounts.models import Member
-from diary.models import Entry
-from tests.e2e.pages import expect_live_open, log_in
+from diary.models import Entry, Like
+from presence.models import Notification
+from tests.e2e.pages import (
+    RECORD_SOCKETS,
+    SOCKETS_OPEN,
+    expect_live_open,
+    log_in,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -90,3 +97,36 @@ def test_the_topic_pages_mute_toggle_says_its_state(new_context, member_factory)
     expect(page.get_by_role("button", name="Mute notifications")).to_have_attribute(
         "aria-pressed", "true"
     )
+
+
+def test_a_badge_pushed_while_the_socket_was_down_is_fetched_when_it_reopens(
+    new_context, member_factory
+):
+    aiko = member_factory(nickname="aiko")
+    ben = member_factory(nickname="ben")
+    make_friends(aiko, ben)
+    entry = Entry.objects.create(author=aiko, title="Sunny day", body="b")
+    context = new_context()
+    context.add_init_script(RECORD_SOCKETS)
+    page = context.new_page()
+    log_in(page, "aiko")
+    expect_live_open(page)
+    expect(page.locator("#notification-badge")).to_be_hidden()
+
+    # ben's like and its notification are written while aiko's socket is
+    # down, and nothing is pushed: the page learns of it only by asking.
+    page.evaluate("window.__sockets[0].close(1000, 'test')")
+    Like.objects.create(entry=entry, member=ben)
+    Notification.objects.create(
+        recipient=aiko,
+        kind="diary_like",
+        actor=ben,
+        target_id=entry.pk,
+        group_key=f"diary_like:{entry.pk}",
+    )
+    wait_until(page, f"window.__sockets.length === 2 && {SOCKETS_OPEN} === 1")
+
+    expect(page.locator("#notification-badge")).to_have_text("1")
+    expect(
+        page.get_by_role("link", name="Notifications, 1 unread", exact=True)
+    ).to_be_visible()

@@ -90,6 +90,9 @@ def test_the_offline_page_shows_when_the_server_cannot_be_reached(new_context, a
     # The worker controls pages loaded after it activated.
     page.reload()
     wait_until(page, "navigator.serviceWorker.controller !== null")
+    # What the page asks when its socket opens (the notification badge) has
+    # been answered: the network goes away between two pages, not in one.
+    page.wait_for_load_state("networkidle")
 
     context.set_offline(True)
     page.goto("/friends/")
