@@ -1,6 +1,8 @@
 from allauth.account import views as allauth_views
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 from django.views.i18n import set_language
@@ -12,6 +14,12 @@ from project.converters import IdConverter
 # A pool with no connection left answers 503 with Retry-After, not 500.
 handler500 = "project.overload.server_error"
 
+
+@login_not_required
+def favicon(request):
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
+
+
 # Before the apps' urls.py are included: their ids are <id:...>.
 register_converter(IdConverter, "id")
 
@@ -20,6 +28,9 @@ urlpatterns = [
     # Visitors choose their language before logging in too; Django's view is not
     # marked login_not_required, so LoginRequiredMiddleware would bounce them.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    # Browsers ask for /favicon.ico on pages with no icon link (Django's own
+    # error pages among them); the site's icon, not a 404.
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     # Prometheus' default path. Staff or METRICS_TOKEN only; anyone else gets a
     # 404 (project/metrics.py).

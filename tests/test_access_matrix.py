@@ -357,6 +357,7 @@ SURFACES = [
 # blocks, creating one's own entry or album, communities, chat, the admin).
 COVERED_ELSEWHERE: dict[str, tuple[str, ...]] = {
     "set_language": ("tests/test_translations.py",),
+    "favicon": ("tests/test_url_surface.py",),
     "metrics": ("tests/test_metrics.py",),
     "account_login": (
         "tests/accounts/test_views.py",

@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from django.contrib.staticfiles import finders
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.models import Member
@@ -36,6 +37,7 @@ def admin_model(app_label: str, model: str) -> dict[str, str | None]:
 ALLOWED: dict[str, str | None] = {
     "": "home",
     "i18n/setlang/": "set_language",
+    "favicon.ico": "favicon",
     # Members and invitations.
     "join/": "accounts:join-open",
     "join/<token>/": "accounts:join",
@@ -241,3 +243,12 @@ def test_a_deactivated_members_right_password_leads_to_enishis_own_page(
     assert "/accounts/signup/" not in response.text
     assert 'class="site-header"' in response.text
     assert "_auth_user_id" not in client.session
+
+
+def test_favicon_ico_leads_anyone_to_the_sites_icon(client):
+    # Browsers ask for it on pages without an icon link (Django's error pages).
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"].endswith("img/favicon.svg")
+    assert finders.find("img/favicon.svg")  # static files are served outside Django
