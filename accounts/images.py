@@ -8,8 +8,8 @@ an image, is too large, is damaged or is a decompression bomb raises
 ImageRejected with a message for the member.
 
 Photos (photos/images.py) use the same guarded steps with their own bounds:
-decode_in_turn, open_checked and shrink_upright, which keeps the whole
-picture instead of a square.
+decode_in_turn, open_checked, shrink_upright (which keeps the whole picture
+instead of a square) and encode_jpeg.
 
 Memory is what a hostile upload attacks: Pillow keeps a decoded image at up to
 4 bytes a pixel (plus a pointer per row), outside Python's own accounting. So the
@@ -137,10 +137,17 @@ def _in_language(language: str, work, *args):
 
 
 def _reencode(file, size: int) -> bytes:
-    square = _decode_square(file, size)
+    return encode_jpeg(_decode_square(file, size))
+
+
+def encode_jpeg(image: Image.Image, *, progressive: bool = False) -> bytes:
+    """`image`'s pixels as a JPEG (quality 85) and nothing else: no EXIF, GPS,
+    XMP, ICC profile or comment. Every stored image is written here."""
+    # Pillow carries an image's info dict through reduce, resize and transpose,
+    # and writes its "comment" (a JPEG's or a GIF's) unless told otherwise.
+    image.info = {}
     out = io.BytesIO()
-    # A fresh image carries no info dict: no EXIF, GPS, XMP or comments survive.
-    square.save(out, format="JPEG", quality=85, optimize=True)
+    image.save(out, format="JPEG", quality=85, optimize=True, progressive=progressive)
     return out.getvalue()
 
 

@@ -153,8 +153,8 @@ def _process(file, claimed: str) -> ProcessedPhoto:
     display = _fit(upright, settings.PHOTOS_DISPLAY_SIZE)
     thumbnail = _fit(display, settings.PHOTOS_THUMBNAIL_SIZE)
     return ProcessedPhoto(
-        display=_jpeg(display),
-        thumbnail=_jpeg(thumbnail),
+        display=images.encode_jpeg(display, progressive=True),
+        thumbnail=images.encode_jpeg(thumbnail, progressive=True),
         width=display.width,
         height=display.height,
     )
@@ -171,15 +171,6 @@ def _fit(image: Image.Image, longest: int) -> Image.Image:
     scale = longest / max(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return image.resize(size, Image.Resampling.LANCZOS)
-
-
-def _jpeg(image: Image.Image) -> bytes:
-    # Pillow writes what the image's info holds (a JPEG comment, for one) unless
-    # told otherwise: start from nothing.
-    image.info = {}
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=85, optimize=True, progressive=True)
-    return out.getvalue()
 
 
 # --- Where each format ends ------------------------------------------------------

@@ -103,6 +103,19 @@ def test_uploaded_jpeg_is_stored_as_a_256_square_jpeg_without_exif_or_gps(
     assert b"Exif" not in raw
 
 
+def test_a_comment_in_the_uploaded_jpeg_is_not_kept(member, member_client):
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), (0, 128, 0)).save(
+        out, format="JPEG", comment=b"taken at home, 1-2-3 Kitazawa"
+    )
+
+    assert upload(member_client, out.getvalue()).status_code == 302
+
+    assert "comment" not in stored_avatar(member).info
+    with member.avatar.open("rb") as f:
+        assert b"Kitazawa" not in f.read()
+
+
 def test_served_avatar_is_the_stripped_one(member, member_client):
     upload(member_client, jpeg_with_gps())
 
