@@ -106,13 +106,19 @@ def reencode_avatar(uploaded) -> ContentFile:
 
 def reencode_square(uploaded, size: int) -> ContentFile:
     """A square JPEG of `size` pixels (avatars, community icons), no metadata."""
-    if uploaded.size > settings.AVATAR_MAX_BYTES:
-        raise ImageRejected(
-            _("This file is too large (at most %(max)d MB).")
-            % {"max": settings.AVATAR_MAX_BYTES // (1024 * 1024)}
-        )
+    check_bytes(uploaded, settings.AVATAR_MAX_BYTES)
     uploaded.seek(0)
     return ContentFile(decode_in_turn(_reencode, uploaded, size))
+
+
+def check_bytes(uploaded, max_bytes: int) -> None:
+    """Refuse an upload of more than `max_bytes`. One that project/uploads.py
+    cut off (past AVATAR_MAX_BYTES) says in its size how much was sent."""
+    if uploaded.size > max_bytes:
+        raise ImageRejected(
+            _("This file is too large (at most %(max)d MB).")
+            % {"max": max_bytes // (1024 * 1024)}
+        )
 
 
 def decode_in_turn(work, *args):

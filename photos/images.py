@@ -30,7 +30,6 @@ from PIL import Image
 
 from accounts import images
 from accounts.actions import ActionRefused
-from project.uploads import OversizedUpload
 
 # As Pillow detects them; "MPO" is a JPEG with more images after the first
 # (many phones' photos), and is taken as a JPEG (its first image).
@@ -101,12 +100,9 @@ def process_photo(uploaded) -> ProcessedPhoto:
         if uploaded.size == 0:
             raise images.ImageRejected(_("The file is empty."))
         # project/uploads.py keeps nothing of a file past AVATAR_MAX_BYTES.
-        limit = min(settings.PHOTOS_MAX_BYTES, settings.AVATAR_MAX_BYTES)
-        if uploaded.size > limit or isinstance(uploaded, OversizedUpload):
-            raise images.ImageRejected(
-                _("This file is too large (at most %(max)d MB).")
-                % {"max": limit // (1024 * 1024)}
-            )
+        images.check_bytes(
+            uploaded, min(settings.PHOTOS_MAX_BYTES, settings.AVATAR_MAX_BYTES)
+        )
         uploaded.seek(0)
         return images.decode_in_turn(_process, uploaded, claimed)
     except images.ImageRejected as exc:

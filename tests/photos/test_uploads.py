@@ -302,6 +302,21 @@ def test_file_over_10_mb_is_refused_and_leaves_nothing(send, album):
     assert media_files() == before
 
 
+def test_a_file_the_upload_handler_cut_off_is_too_large_whatever_the_photo_limit(
+    send, settings
+):
+    # project/uploads.py keeps no byte past AVATAR_MAX_BYTES: a higher photo
+    # limit cannot let through a file it emptied.
+    settings.AVATAR_MAX_BYTES = 1024 * 1024
+    settings.PHOTOS_MAX_BYTES = 50 * 1024 * 1024
+    big = jpeg((100, 100)) + b"\x00" * (2 * 1024 * 1024)
+
+    response = send(upload("huge.jpg", big))
+
+    assert "This file is too large (at most 1 MB)." in response.text
+    assert not Photo.objects.exists()
+
+
 def test_one_refused_file_stores_none_of_the_others(send, album):
     before = media_files()
 
