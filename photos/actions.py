@@ -147,7 +147,7 @@ def remove_files_on_delete(sender, instance: Photo, **kwargs) -> None:
     """post_delete of Photo (photos/apps.py): however a photo goes (its album,
     its diary entry or its owner deleted, the admin), its files go once the
     deletion commits, and stay if it is rolled back."""
-    names = _file_names([instance])
+    names = [name for name in (instance.thumbnail.name, instance.display.name) if name]
     transaction.on_commit(lambda: _remove_files(names))
 
 
@@ -204,13 +204,6 @@ def _new_name() -> str:
     return f"photos/{secrets.token_urlsafe(18)}.jpg"
 
 
-def _file_names(photos) -> list[str]:
-    names = []
-    for photo in photos:
-        names += [photo.thumbnail.name, photo.display.name]
-    return [name for name in names if name]
-
-
 def _write_files(pending: list[tuple[str, bytes]], photo_ids: list[int]) -> None:
     written = []
     try:
@@ -223,6 +216,8 @@ def _write_files(pending: list[tuple[str, bytes]], photo_ids: list[int]) -> None
     except Exception:
         # Rows without their files would be broken photos: take them back.
         logger.exception("Could not write photo files; their photos are removed")
+        # The rows' deletion removes their files too (remove_files_on_delete),
+        # but only if it succeeds and its hook gets to run: these go first.
         _remove_files(written)
         Photo.objects.filter(pk__in=photo_ids).delete()
         raise
