@@ -105,7 +105,7 @@ def notify(
     separates, for a kind the recipient turned off, or when the kind's
     `recordable` says no (a muted topic). After commit: the recipient's new
     unread badge to all their open tabs, and presence.push.notify_devices
-    (if that module is there) to reach their devices."""
+    to reach their devices."""
     spec = KINDS.get(kind)
     if spec is None:
         raise ValueError(f"Unknown notification kind {kind!r}")
@@ -145,16 +145,13 @@ def notify(
 
 
 def _after_notify(recipient_id: int) -> None:
+    # Imported here: presence.push imports accounts.actions, which imports
+    # this module.
+    from presence import push
+
     push_badge(recipient_id)
     try:
-        from presence import push
-    except ImportError:
-        return
-    notify_devices = getattr(push, "notify_devices", None)
-    if notify_devices is None:
-        return
-    try:
-        notify_devices(recipient_id, reverse("presence:notifications"))
+        push.notify_devices(recipient_id, reverse("presence:notifications"))
     except Exception:
         # The notification is saved and the badge pushed: a device that
         # cannot be reached must not undo the write that caused it.
