@@ -30,10 +30,11 @@ def own_album(member, album_id: int) -> Album:
 
 
 def access_photo(viewer, photo_id: int) -> Photo:
-    """The photo if `viewer` may see its album or diary entry, else 404."""
+    """The photo if `viewer` may see its album or diary entry, else 404. Every
+    thumbnail on a page asks this: only what the photo page shows is joined."""
     photo = (
         Photo.objects.visible_to(viewer)
-        .select_related("owner", "album", "entry")
+        .select_related("album", "entry")
         .filter(pk=photo_id)
         .first()
     )
