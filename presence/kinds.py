@@ -138,30 +138,25 @@ def _join_request_group(target_id, actor_id) -> str:
     return f"join_request:{community_id}"
 
 
-def _join_answer_visible(recipient) -> Q:
-    # While they are still in (a later ban or leaving ends it).
-    return Q(
-        Exists(
-            Membership.objects.filter(
-                pk=OuterRef("target_id"),
-                member=recipient,
-                status=Membership.Status.ACTIVE,
+def _own_membership_visible(status):
+    """Visible while the recipient's own membership has `status`: an answer
+    while they are still in (a later ban or leaving ends it), an invitation
+    while it is open."""
+
+    def visible(recipient) -> Q:
+        return Q(
+            Exists(
+                Membership.objects.filter(
+                    pk=OuterRef("target_id"), member=recipient, status=status
+                )
             )
         )
-    )
+
+    return visible
 
 
-def _invitation_visible(recipient) -> Q:
-    # While the invitation is open.
-    return Q(
-        Exists(
-            Membership.objects.filter(
-                pk=OuterRef("target_id"),
-                member=recipient,
-                status=Membership.Status.INVITED,
-            )
-        )
-    )
+def _community_url(membership, line) -> str:
+    return membership.community.get_absolute_url()
 
 
 def _memberships(ids):
@@ -283,9 +278,9 @@ def register_all() -> None:
             name="join_answer",
             label=_("Answers to my requests to join"),
             template=f"{LINES}#join_answer",
-            visible=_join_answer_visible,
+            visible=_own_membership_visible(Membership.Status.ACTIVE),
             load=_memberships,
-            url=lambda membership, line: membership.community.get_absolute_url(),
+            url=_community_url,
         )
     )
     register(
@@ -293,9 +288,9 @@ def register_all() -> None:
             name="community_invitation",
             label=_("Invitations to communities"),
             template=f"{LINES}#community_invitation",
-            visible=_invitation_visible,
+            visible=_own_membership_visible(Membership.Status.INVITED),
             load=_memberships,
-            url=lambda membership, line: membership.community.get_absolute_url(),
+            url=_community_url,
         )
     )
     register(
