@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 # iPhone photos are HEIC; Pillow reads them only once pillow-heif is registered.
 register_heif_opener()
 
-ALLOWED_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "HEIF", "AVIF"}
 
 # Pillow only warns between MAX_IMAGE_PIXELS and twice that; make it an error.
 warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -70,6 +69,7 @@ _DECODE_BYTES_PER_PIXEL = {
 # phones' depth and gain maps, cameras' previews) opens as "MPO", and decodes
 # its first image as any JPEG.
 JPEG_FORMATS = {"JPEG", "MPO"}
+ALLOWED_FORMATS = JPEG_FORMATS | {"PNG", "GIF", "WEBP", "HEIF", "AVIF"}
 
 # Modes whose pixels can be averaged as stored (no alpha, no palette).
 _AVERAGED_AS_THEY_ARE = {"RGB", "L", "CMYK", "YCbCr"}
@@ -242,7 +242,7 @@ def _check_dimensions(
 
 
 def _square(image: Image.Image, size: int) -> Image.Image:
-    if image.format == "JPEG":
+    if image.format in JPEG_FORMATS:
         # libjpeg decodes at 1/2, 1/4 or 1/8 scale straight from the file: a
         # 48-megapixel photo is never held at full size.
         image.draft("RGB", (size * REDUCING_GAP, size * REDUCING_GAP))

@@ -31,9 +31,9 @@ from PIL import Image
 from accounts import images
 from accounts.actions import ActionRefused
 
-# As Pillow detects them; "MPO" is a JPEG with more images after the first
-# (many phones' photos), and is taken as a JPEG (its first image).
-FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP", "HEIF"}
+# As Pillow detects them: the avatars' formats but AVIF (no name below claims
+# it). A phone's JPEG may open as "MPO" (accounts/images.JPEG_FORMATS).
+FORMATS = images.ALLOWED_FORMATS - {"AVIF"}
 
 # What a file's name says it is (browsers derive the content type from it too).
 EXTENSIONS = {

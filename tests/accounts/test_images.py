@@ -142,6 +142,22 @@ def test_png_with_transparency_becomes_a_jpeg_on_white(member, member_client):
     assert min(red, green, blue) > 245  # transparent red is white, not red
 
 
+def test_phone_jpeg_with_more_images_after_the_first_is_taken(member, member_client):
+    # MPF (depth or gain maps, previews): Pillow opens it as "MPO".
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), (255, 0, 0)).save(
+        out,
+        format="MPO",
+        save_all=True,
+        append_images=[Image.new("RGB", (150, 100), (0, 0, 255))],
+    )
+
+    assert upload(member_client, out.getvalue()).status_code == 302
+
+    red, _green, blue = stored_avatar(member).convert("RGB").getpixel((128, 128))
+    assert red > 200 and blue < 60
+
+
 def test_half_transparent_png_keeps_its_opaque_part(member, member_client):
     image = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
     image.paste((0, 0, 255, 255), (0, 0, 200, 100))  # opaque blue top half
