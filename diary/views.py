@@ -83,27 +83,35 @@ def entry_detail(request, entry_id):
     after = int_param(request.GET, "after")
     like_count, liked = _like_state(entry, request.user)
     if request.htmx and after is not None:
-        return TemplateResponse(
+        comments = _comments(entry, request.user, after=after)
+        response = TemplateResponse(
             request,
             "diary/entry_detail.html#catchup",
             {
                 "entry": entry,
                 "entry_id": entry.pk,
-                "comments": _comments(entry, request.user, after=after),
+                "comments": comments,
                 "like_count": like_count,
             },
         )
+        # The page's cursor moves only to this (docs/live-protocol.md, "The
+        # cursor"): the last comment of the answer, `after` when none.
+        response["X-Cursor"] = str(comments[-1].pk if comments else after)
+        return response
     from presence import footprints
 
     # The page itself, not its catch-up: a visit to the entry's author.
     footprints.record_visit(owner=entry.author, visitor=request.user)
+    comments = _comments(entry, request.user)
     return TemplateResponse(
         request,
         "diary/entry_detail.html",
         {
             "entry": entry,
             "entry_id": entry.pk,
-            "comments": _comments(entry, request.user),
+            "comments": comments,
+            # Catch-up starts after the newest comment shown.
+            "cursor": comments[-1].pk if comments else 0,
             "like_count": like_count,
             "liked": liked,
         },

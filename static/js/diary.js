@@ -24,10 +24,6 @@
   })();
 
   function idOf(el) { return parseInt(el.dataset.id, 10) || 0; }
-  function lastId() {
-    var items = log.querySelectorAll("article.comment[data-id]");
-    return items.length ? idOf(items[items.length - 1]) : 0;
-  }
   function showEmpty() {
     if (empty) empty.hidden = !!log.querySelector("article.comment");
   }
@@ -87,10 +83,21 @@
     }
   });
 
-  // Catch-up: every time the socket opens, what came after the newest
-  // comment shown, and the like count as it is now.
+  // Catch-up: every time the socket opens, the comments after the cursor and
+  // the like count as it is now. The cursor (docs/live-protocol.md, "The
+  // cursor") starts at the newest comment the page was rendered with and
+  // moves only to the X-Cursor of a catch-up answer: a comment that came live
+  // or as the answer to one's own post never moves it, so a gap before it is
+  // still fetched.
+  var cursor = parseInt(log.dataset.cursor, 10) || 0;
   document.addEventListener("htmx:wsOpen", function () {
-    htmx.ajax("GET", log.dataset.catchupUrl + "?after=" + lastId(), { source: log, swap: "none" });
+    htmx.ajax("GET", log.dataset.catchupUrl + "?after=" + cursor, { source: log, swap: "none" });
+  });
+  log.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    if (event.detail.elt !== log || !event.detail.successful || !xhr) return;
+    var next = parseInt(xhr.getResponseHeader("X-Cursor"), 10);
+    if (next > cursor) cursor = next;
   });
 
   // Why a request of this page did not go through, or null when it did

@@ -377,6 +377,22 @@ def test_catch_up_answers_comments_after_an_id_and_the_like_count(cast, clients)
     )
 
 
+def test_catch_up_names_its_cursor_and_the_page_starts_from_the_newest_shown(
+    cast, clients
+):
+    entry = make_entry(cast["owner"], Audience.FRIENDS)
+    first = Comment.objects.create(entry=entry, author=cast["friend"], body="one")
+    second = Comment.objects.create(entry=entry, author=cast["owner"], body="two")
+
+    page = clients["friend"].get(detail(entry)).text
+    answer = clients["friend"].get(f"{detail(entry)}?after={first.pk}", **HTMX)
+    nothing_new = clients["friend"].get(f"{detail(entry)}?after={second.pk}", **HTMX)
+
+    assert f'data-cursor="{second.pk}"' in page
+    assert answer["X-Cursor"] == str(second.pk)
+    assert nothing_new["X-Cursor"] == str(second.pk)
+
+
 # --- Likes ------------------------------------------------------------------
 
 
