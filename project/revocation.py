@@ -78,37 +78,32 @@ def _member_saving(sender, instance, update_fields=None, **kwargs):
     # Deactivation ends every session; so does a new password, for every
     # session but the one that changed it (Django keeps that one's hash).
     # (Setting the first password of a new member, as creating one in two
-    # saves does, ends nothing.)
-    old = _stored(instance, ("is_active", "password"), update_fields)
-    instance._narrows_access = old is not None and (
-        (old["is_active"] and not instance.is_active)
-        or (
-            is_password_usable(old["password"]) and old["password"] != instance.password
-        )
+    # saves does, ends nothing.) A change of shows_presence narrows not what
+    # the member sees but what others see of them: "Who's here"
+    # (presence/here.py) reads the setting when a socket opens, so their
+    # sockets reconnect, which takes them off every list at once (or puts
+    # them on). One read of the stored row serves all three; a field the
+    # save does not write is not compared.
+    old = _stored(instance, ("is_active", "password", "shows_presence"), update_fields)
+    if old is None:
+        instance._narrows_access = instance._deactivated = False
+        return
+    if update_fields is not None:
+        old = {field: old[field] for field in update_fields if field in old}
+    instance._deactivated = old.get("is_active", False) and not instance.is_active
+    new_password = "password" in old and (
+        is_password_usable(old["password"]) and old["password"] != instance.password
+    )
+    instance._narrows_access = (
+        instance._deactivated
+        or new_password
+        or old.get("shows_presence", instance.shows_presence) != instance.shows_presence
     )
 
 
 @receiver(post_delete, sender=Member)
 def _member_deleted(sender, instance, **kwargs):
     reauthorize_sockets([instance.pk])
-
-
-@receiver(pre_save, sender=Member)
-def _presence_setting_saving(sender, instance, update_fields=None, **kwargs):
-    # Not a narrowing of what the member sees, but of what others see of
-    # them: "Who's here" (presence/here.py) reads the setting when a socket
-    # opens, so their sockets reconnect, which takes them off every list at
-    # once (or puts them on).
-    old = _stored(instance, ("shows_presence",), update_fields)
-    instance._presence_changed = (
-        old is not None and old["shows_presence"] != instance.shows_presence
-    )
-
-
-@receiver(post_save, sender=Member)
-def _presence_setting_saved(sender, instance, **kwargs):
-    if instance.__dict__.pop("_presence_changed", False):
-        reauthorize_sockets([instance.pk])
 
 
 _ROLE_RANK = {
@@ -237,18 +232,11 @@ def _friendship_ended_for_entries(sender, instance, **kwargs):
     )
 
 
-@receiver(pre_save, sender=Member)
-def _author_saving(sender, instance, update_fields=None, **kwargs):
-    old = _stored(instance, ("is_active",), update_fields)
-    instance._deactivated = (
-        old is not None and old["is_active"] and not instance.is_active
-    )
-
-
 @receiver(post_save, sender=Member)
 def _author_deactivated(sender, instance, **kwargs):
     # An inactive member's things are seen by no one: everyone watching their
-    # entries is authorized again (their own sockets close above).
+    # entries is authorized again (their own sockets close above; _deactivated
+    # is found by _member_saving).
     if instance.__dict__.pop("_deactivated", False):
         reauthorize_entry_sockets(
             Entry.objects.filter(author=instance).values_list("pk", flat=True)
