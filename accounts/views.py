@@ -206,18 +206,24 @@ def friend_requests(request):
 def unfriend(request, nickname):
     """GET: are you sure? POST: end the friendship. Works without script."""
     member = access.access_member(request.user, nickname)
+    if request.method == "POST":
+        # The action checks the friendship under both members' row locks: a
+        # second tab that unfriended first is told so, not answered 500.
+        try:
+            actions.unfriend(member=request.user, friend=member)
+        except actions.ActionRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                _("You and %(nickname)s are no longer friends.")
+                % {"nickname": member.nickname},
+            )
+        return redirect(member.get_absolute_url())
     if not friends.is_friend(request.user, member):
         messages.error(
             request,
             _("You and %(nickname)s are not friends.") % {"nickname": member.nickname},
-        )
-        return redirect(member.get_absolute_url())
-    if request.method == "POST":
-        actions.unfriend(member=request.user, friend=member)
-        messages.success(
-            request,
-            _("You and %(nickname)s are no longer friends.")
-            % {"nickname": member.nickname},
         )
         return redirect(member.get_absolute_url())
     return TemplateResponse(
