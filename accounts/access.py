@@ -17,12 +17,18 @@ def access_member(viewer: Member, nickname: str) -> Member:
     if not viewer.is_authenticated:
         raise Http404
     member = (
-        Member.objects.filter(
-            nickname_key=nicknames.nickname_key(nickname), is_active=True
-        )
-        .exclude(pk__in=Block.objects.hidden_ids_for(viewer))
+        visible_members(viewer)
+        .filter(nickname_key=nicknames.nickname_key(nickname))
         .first()
     )
     if member is None:
         raise Http404
     return member
+
+
+def visible_members(viewer):
+    """Active members that `viewer` may see at all: no block either way.
+    Every page and list of members starts from this (accounts/friends.py)."""
+    return Member.objects.filter(is_active=True).exclude(
+        pk__in=Block.objects.hidden_ids_for(viewer)
+    )

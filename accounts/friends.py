@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts import nicknames
+from accounts.access import visible_members
 from accounts.audience import friend_ids
 from accounts.models import Block, FriendRequest, Friendship, Member
 from chat import broadcast
@@ -39,13 +40,6 @@ def is_friend(member, other) -> bool:
 
 def friend_count(member) -> int:
     return Friendship.objects.of(member).count()
-
-
-def visible_members(viewer):
-    """Active members that `viewer` may see at all: no block either way."""
-    return Member.objects.filter(is_active=True).exclude(
-        pk__in=Block.objects.hidden_ids_for(viewer)
-    )
 
 
 def friends_of(member, viewer):
