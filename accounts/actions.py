@@ -64,15 +64,8 @@ def create_invitation(
                     )
                     % {"max": settings.INVITATION_MAX_OPEN}
                 )
-            if friends.friend_count(inviter) >= friends.MAX_FRIENDS:
-                # Whoever joins becomes the inviter's friend.
-                raise ActionRefused(
-                    _(
-                        "You already have %(max)s friends, the most a member may "
-                        "have. Unfriend someone first."
-                    )
-                    % {"max": f"{friends.MAX_FRIENDS:,}"}
-                )
+            # Whoever joins becomes the inviter's friend.
+            _check_own_capacity(inviter)
         invitation = Invitation.objects.create(
             inviter=inviter,
             token_hash=Invitation.hash_token(token),
@@ -276,7 +269,7 @@ def _lock_pair(a_id: int, b_id: int) -> dict[int, Member]:
     return {member.pk: member for member in locked.order_by("pk")}
 
 
-def _check_capacity(member: Member, other: Member) -> None:
+def _check_own_capacity(member: Member) -> None:
     limit = friends.MAX_FRIENDS
     if friends.friend_count(member) >= limit:
         raise ActionRefused(
@@ -286,6 +279,11 @@ def _check_capacity(member: Member, other: Member) -> None:
             )
             % {"max": f"{limit:,}"}
         )
+
+
+def _check_capacity(member: Member, other: Member) -> None:
+    _check_own_capacity(member)
+    limit = friends.MAX_FRIENDS
     if friends.friend_count(other) >= limit:
         raise ActionRefused(
             _("%(nickname)s already has %(max)s friends, the most a member may have.")
