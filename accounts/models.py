@@ -264,9 +264,9 @@ class FriendshipQuerySet(models.QuerySet):
 class Friendship(models.Model):
     """One direction of a friendship; a friendship is always both rows.
 
-    Two rows make "my friends" a plain indexed filter. Requests, declines and
-    unfriending come with the friends feature; here friendships are made by
-    invitations.
+    Two rows make "my friends" a plain indexed filter. Made by invitations and
+    accepted friend requests, ended by unfriending or a block, all in
+    accounts/actions.py.
     """
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
@@ -394,8 +394,8 @@ class BlockQuerySet(models.QuerySet):
 
 
 class Block(models.Model):
-    """`blocker` blocked `blocked`. Minimal for now: it hides messages both
-    ways; requests, footprints and search follow with the block feature."""
+    """`blocker` blocked `blocked`: the two are hidden from each other
+    everywhere, both ways (Block.objects.hidden_ids_for)."""
 
     blocker = models.ForeignKey(
         Member, on_delete=models.CASCADE, related_name="blocks_made"
