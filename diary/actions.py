@@ -134,6 +134,10 @@ def add_comment(*, author, entry: Entry, body: str) -> Comment:
     if COMMENTS.take(author.pk) is None:
         raise RateLimited(_("You are commenting too fast. Wait a little."))
     with transaction.atomic():
+        # Under the entry's row lock, so an entry's comment ids are in commit
+        # order: a catch-up that read past an id never misses a smaller one
+        # committed after it (the page's cursor, static/js/diary.js).
+        list(Entry.objects.select_for_update().filter(pk=entry.pk).values("pk"))
         comment = Comment.objects.create(entry=entry, author=author, body=body)
         notifications.notify(
             entry.author_id, "diary_comment", actor_id=author.pk, target_id=comment.pk
