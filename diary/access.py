@@ -12,8 +12,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from accounts.actions import ActionRefused
-from accounts.audience import visible_q
-from diary.models import Comment, Entry
+from diary.models import Comment, Entry, entry_visible_q
 
 
 class NotAuthor(ActionRefused):
@@ -85,7 +84,7 @@ def access_entries_of_many(asked: dict) -> dict:
     a key to (a member or a SocketMember, entry ids from wanted_entries); the
     answer maps each key to those ids, or to Http404 if its member may not see
     one of them. One query for all, whatever their number: the entries
-    annotated with visible_q once per member asking (the very rule of
+    annotated with entry_visible_q once per member asking (the very rule of
     Entry.objects.visible_to, not a copy of it)."""
     viewers = {}
     for member, entry_ids in asked.values():
@@ -96,7 +95,7 @@ def access_entries_of_many(asked: dict) -> dict:
     if viewers:
         flags = {
             f"seen_by_{pk}": Case(
-                When(visible_q(viewer, "author", "audience"), then=Value(True)),
+                When(entry_visible_q(viewer), then=Value(True)),
                 default=Value(False),
                 output_field=BooleanField(),
             )

@@ -16,9 +16,16 @@ from accounts.models import Block
 from diary.signals import entries_narrowed
 
 
+def entry_visible_q(viewer):
+    """The entries `viewer` may see (accounts/audience.py: visible_q on an
+    entry's author and audience): the one rule of the entry page and of the
+    live socket's entry stream (diary/access.py)."""
+    return visible_q(viewer, "author", "audience")
+
+
 class EntryQuerySet(models.QuerySet):
     def visible_to(self, viewer):
-        return self.filter(visible_q(viewer, "author", "audience"))
+        return self.filter(entry_visible_q(viewer))
 
     def update(self, **kwargs):
         """update() sends no model signals: one that sets the audience reports
