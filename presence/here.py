@@ -534,6 +534,11 @@ class Listing:
     shown: list
     more: int
 
+    @classmethod
+    def of(cls, version: int, members: list) -> "Listing":
+        """The first SHOWN_MAX members, and how many more."""
+        return cls(version, members[:SHOWN_MAX], max(0, len(members) - SHOWN_MAX))
+
 
 def _listed(member_ids, hidden_ids=frozenset()) -> list:
     """The members to list, in nickname order: one query."""
@@ -553,8 +558,7 @@ def listing(topic_id: int, *, hidden_ids=frozenset()) -> Listing:
     """Who's here on a topic, for one viewer (without the members hidden
     from them by a block): one Redis call and one query."""
     version, member_ids = read(topic_id)
-    members = _listed(member_ids, hidden_ids)
-    return Listing(version, members[:SHOWN_MAX], max(0, len(members) - SHOWN_MAX))
+    return Listing.of(version, _listed(member_ids, hidden_ids))
 
 
 @off_the_shared_thread
@@ -565,9 +569,7 @@ def _render_frames(topic_id: int, version: int, member_ids) -> tuple[dict, list]
         "here-frame",
         {
             "topic_id": topic_id,
-            "here": Listing(
-                version, members[:SHOWN_MAX], max(0, len(members) - SHOWN_MAX)
-            ),
+            "here": Listing.of(version, members),
         },
     )
     return frames, [member.pk for member in members]
