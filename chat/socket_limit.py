@@ -28,7 +28,6 @@ import asyncio
 import logging
 import time
 
-import redis
 from django.conf import settings
 from redis import asyncio as aioredis
 
@@ -72,8 +71,7 @@ def limit() -> int:
 
 
 def redis_key(member_id: int) -> str:
-    prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "")
-    return f"{prefix or 'enishi'}:live-sockets:{member_id}"
+    return f"{loop_redis.key_prefix()}:live-sockets:{member_id}"
 
 
 class _Process:
@@ -168,24 +166,11 @@ def has_open_socket(member_id: int) -> bool:
         # A copy: the loops add and remove sockets while this thread reads.
         return any(member_id in p.sockets for p in list(_processes.values()))
     try:
-        return _sync_redis().zcount(redis_key(member_id), time.time(), "+inf") > 0
+        client = loop_redis.sync_client()
+        return client.zcount(redis_key(member_id), time.time(), "+inf") > 0
     except Exception:
         logger.warning("Open live sockets not read", exc_info=True)
         return False
-
-
-_sync_clients: dict[str, redis.Redis] = {}
-
-
-def _sync_redis() -> redis.Redis:
-    # One client (and pool) per URL for the process; short timeouts, as the
-    # answer only decides whether to push.
-    client = _sync_clients.get(settings.REDIS_URL)
-    if client is None:
-        client = _sync_clients[settings.REDIS_URL] = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
-        )
-    return client
 
 
 async def release(member_id: int, socket_name: str) -> None:

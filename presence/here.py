@@ -88,17 +88,12 @@ POOL_WAIT = 5  # seconds
 # --- Where the entries live -------------------------------------------------------
 
 
-def _prefix() -> str:
-    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
-    return config.get("prefix") or "enishi"
-
-
 def set_key(topic_id: int) -> str:
-    return f"{_prefix()}:here:{topic_id}"
+    return f"{loop_redis.key_prefix()}:here:{topic_id}"
 
 
 def version_key(topic_id: int) -> str:
-    return f"{_prefix()}:here:{topic_id}:v"
+    return f"{loop_redis.key_prefix()}:here:{topic_id}:v"
 
 
 def entry(member_id: int, socket_name: str) -> str:
@@ -245,20 +240,6 @@ class MemoryStore:
 
 
 memory = MemoryStore()
-_sync_client: redis.Redis | None = None
-_sync_lock = threading.Lock()
-
-
-def _redis() -> redis.Redis:
-    """The views' client (a pool shared by the process's threads). Short
-    timeouts: a page must not wait on a Redis that does not answer."""
-    global _sync_client
-    with _sync_lock:
-        if _sync_client is None:
-            _sync_client = redis.Redis.from_url(
-                settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
-            )
-        return _sync_client
 
 
 def read(topic_id: int) -> tuple[int, set[int]]:
@@ -268,7 +249,7 @@ def read(topic_id: int) -> tuple[int, set[int]]:
     if not settings.REDIS_URL:
         return memory.read(topic_id)
     try:
-        version, entries = _redis().eval(
+        version, entries = loop_redis.sync_client().eval(
             _READ, 2, set_key(topic_id), version_key(topic_id)
         )
     except redis.RedisError:

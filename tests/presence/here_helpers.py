@@ -10,6 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from presence import here
+from project import loop_redis
 from project.asgi import application
 from tests.chat.conftest import LIVE_PATH, session_key_for, tab_headers
 
@@ -26,7 +27,7 @@ def clear_state() -> None:
     if settings.REDIS_URL:
         client = redis.Redis.from_url(settings.REDIS_URL)
         try:
-            keys = list(client.scan_iter(f"{here._prefix()}:here:*"))
+            keys = list(client.scan_iter(f"{loop_redis.key_prefix()}:here:*"))
             if keys:
                 client.delete(*keys)
         finally:
@@ -87,7 +88,7 @@ def store_entry(topic_id: int, member_id: int, socket_name: str) -> None:
     if not settings.REDIS_URL:
         here.memory.add(topic_id, item)
         return
-    here._redis().eval(
+    loop_redis.sync_client().eval(
         here._ADD,
         2,
         here.set_key(topic_id),
