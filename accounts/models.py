@@ -34,7 +34,9 @@ class NarrowingUpdateQuerySet(models.QuerySet):
                 self.select_for_update().values_list(self.member_field, flat=True)
             )
             count = super().update(**kwargs)
-            access_narrowed.send(sender=self.model, member_ids=member_ids)
+            access_narrowed.send(
+                sender=self.model, member_ids=member_ids, fields=frozenset(kwargs)
+            )
         return count
 
 

@@ -4,5 +4,6 @@ not call them directly)."""
 from django.dispatch import Signal
 
 # A QuerySet.update() narrowed what members may see (model signals do not fire
-# for updates). Arguments: member_ids. project/revocation.py listens.
+# for updates). Arguments: member_ids, fields (the updated field names).
+# project/revocation.py listens.
 access_narrowed = Signal()

@@ -58,8 +58,11 @@ def _logged_out(sender, request, user, **kwargs):
 
 
 @receiver(access_narrowed)
-def _narrowed_by_update(sender, member_ids, **kwargs):
+def _narrowed_by_update(sender, member_ids, fields=frozenset(), **kwargs):
     reauthorize_sockets(member_ids)
+    if sender is Member and "is_active" in fields:
+        # As _author_deactivated below, for a deactivation by update().
+        _reauthorize_authors_entries(member_ids)
 
 
 def _stored(instance, fields: tuple[str, ...], update_fields) -> dict | None:
@@ -238,6 +241,10 @@ def _author_deactivated(sender, instance, **kwargs):
     # entries is authorized again (their own sockets close above; _deactivated
     # is found by _member_saving).
     if instance.__dict__.pop("_deactivated", False):
-        reauthorize_entry_sockets(
-            Entry.objects.filter(author=instance).values_list("pk", flat=True)
-        )
+        _reauthorize_authors_entries([instance.pk])
+
+
+def _reauthorize_authors_entries(member_ids: Iterable[int]) -> None:
+    reauthorize_entry_sockets(
+        Entry.objects.filter(author__in=list(member_ids)).values_list("pk", flat=True)
+    )

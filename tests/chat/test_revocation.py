@@ -266,6 +266,30 @@ async def test_a_deactivated_or_deleted_members_sockets_close(
     await assert_reconnect_closes(sockets, key, [room], 4401)
 
 
+@pytest.mark.parametrize("change", [deactivate_with_save, deactivate_with_update])
+def test_a_deactivated_authors_entries_are_authorized_again_however_saved(
+    change, member, other_member, monkeypatch
+):
+    from diary.models import Entry
+
+    entry = Entry.objects.create(
+        author=member, title="A day", body="Sunny.", audience="members"
+    )
+    Entry.objects.create(
+        author=other_member, title="Another", body="Rain.", audience="members"
+    )
+    rechecked = []
+    monkeypatch.setattr(
+        broadcast,
+        "recheck_entry_sockets",
+        lambda ids, languages: rechecked.extend(ids),
+    )
+
+    change(member)
+
+    assert rechecked == [entry.pk]
+
+
 # --- Community membership ---------------------------------------------------------
 
 
