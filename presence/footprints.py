@@ -29,6 +29,7 @@ from django.utils.translation import ngettext
 from accounts.actions import ActionRefused
 from accounts.models import Block, Member
 from chat import broadcast
+from presence import notifications
 from presence.models import Footprint, FootprintErasure
 
 logger = logging.getLogger(__name__)
@@ -168,29 +169,22 @@ def announce_footprint(
     *, owner_id: int, visitor_id: int, nickname: str, day: datetime.date
 ) -> None:
     """After the commit: tell the owner's open tabs (their group only) who
-    left a footprint, with today's new count; and record the notification
-    when presence.notifications is there."""
+    left a footprint, with today's new count; and record the notification."""
     owner = Member(pk=owner_id, leaves_footprints=True)
     html = notice_html(nickname) + badge_html(count_today(owner), oob=True)
     broadcast.send_html_to_member(owner_id, html)
     try:
-        from presence import notifications
-    except ImportError:  # not built yet
-        return
-    notify = getattr(notifications, "notify", None)
-    if notify is not None:
-        try:
-            notify(
-                owner_id,
-                kind="footprint",
-                actor_id=visitor_id,
-                target_id=None,
-                group_key=f"footprint:{day.isoformat()}",
-            )
-        except Exception:
-            # The footprint is recorded; a notification that failed must not
-            # turn the visitor's page into an error.
-            logger.exception("Footprint notification for %s was not made", owner_id)
+        notifications.notify(
+            owner_id,
+            kind="footprint",
+            actor_id=visitor_id,
+            target_id=None,
+            group_key=f"footprint:{day.isoformat()}",
+        )
+    except Exception:
+        # The footprint is recorded; a notification that failed must not
+        # turn the visitor's page into an error.
+        logger.exception("Footprint notification for %s was not made", owner_id)
 
 
 def push_badge(owner_id: int) -> None:
