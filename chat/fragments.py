@@ -18,11 +18,15 @@ from project import cache_guard
 TOPIC_TEMPLATE = "chat/topic_detail.html"
 
 
-def render_per_language(partial: str, context: dict) -> dict[str, str]:
+def render_per_language(
+    partial: str, context: dict, template: str = TOPIC_TEMPLATE
+) -> dict[str, str]:
+    """A partial of `template` rendered once per language (a live frame for
+    every socket of a group in that language)."""
     frames = {}
     for language, _name in settings.LANGUAGES:
         with translation.override(language):
-            frames[language] = render_to_string(f"{TOPIC_TEMPLATE}#{partial}", context)
+            frames[language] = render_to_string(f"{template}#{partial}", context)
     return frames
 
 

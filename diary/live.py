@@ -19,25 +19,18 @@ reads their attributes. They carry ids and URLs, never words, so one frame
 serves every language.
 """
 
-from django.conf import settings
 from django.db.models import Q
-from django.template.loader import render_to_string
-from django.utils import translation
 from django.utils.html import escape
 
 from accounts.audience import Audience, friend_ids, friend_of_friend_ids
 from accounts.models import Block, Member
-from chat import broadcast
+from chat import broadcast, fragments
 
 ENTRY_TEMPLATE = "diary/entry_detail.html"
 
 
 def render_per_language(partial: str, context: dict) -> dict[str, str]:
-    frames = {}
-    for language, _name in settings.LANGUAGES:
-        with translation.override(language):
-            frames[language] = render_to_string(f"{ENTRY_TEMPLATE}#{partial}", context)
-    return frames
+    return fragments.render_per_language(partial, context, ENTRY_TEMPLATE)
 
 
 def publish_comment(comment) -> None:
@@ -106,7 +99,3 @@ def feed_recipient_ids(entry) -> list[int]:
         .exclude(pk__in=Block.objects.hidden_ids_for(author))
         .values_list("pk", flat=True)
     )
-
-
-def entry_languages() -> list[str]:
-    return [language for language, _name in settings.LANGUAGES]
