@@ -18,13 +18,15 @@ from accounts.actions import ActionRefused
 from accounts.audience import Audience
 from diary import live
 from diary.models import Comment, Entry, Like
+from photos import actions as photo_actions
 from presence import notifications
 from project.ratelimit import Budget
 
 TITLE_MAX = Entry._meta.get_field("title").max_length
 BODY_MAX = 10_000
 COMMENT_MAX = 2000
-MAX_PHOTOS = 3
+# The photos app's cap on an entry's photos, said here too before any is decoded.
+MAX_PHOTOS = photo_actions.MAX_PER_ENTRY
 # Comments are pushed to every open copy of the entry, and likes too: each has
 # a budget per member (across entries, tabs and processes).
 COMMENTS = Budget("diary-comments", limit=10, per=60)
@@ -93,8 +95,6 @@ def create_entry(*, author, title: str, body: str, audience: str, photos=()) -> 
 
 
 def _attach_photos(author, files, entry) -> None:
-    from photos import actions as photo_actions
-
     try:
         photo_actions.add_photos(author, files, entry=entry)
     except (photo_actions.ActionRefused, photo_actions.ImageRejected) as exc:

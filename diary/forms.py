@@ -2,36 +2,12 @@
 controls by: "Title", "Body", "Who can see this", "Photos (up to 3)",
 "Comment"."""
 
-import importlib.util
-
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audience import Audience
 from diary.actions import BODY_MAX, COMMENT_MAX, MAX_PHOTOS, TITLE_MAX
-
-
-def photos_available() -> bool:
-    """Whether the photos app can attach photos to entries."""
-    return importlib.util.find_spec("photos.actions") is not None
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    """Several files from one input (Django's documented recipe)."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data, initial=None):
-        single = super().clean
-        if isinstance(data, list | tuple):
-            return [single(item, initial) for item in data if item]
-        return [single(data, initial)] if data else []
+from photos.forms import PhotoFilesField
 
 
 class EntryForm(forms.Form):
@@ -45,8 +21,8 @@ class EntryForm(forms.Form):
 
     def __init__(self, *args, with_photos: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        if with_photos and photos_available():
-            self.fields["photos"] = MultipleFileField(
+        if with_photos:
+            self.fields["photos"] = PhotoFilesField(
                 label=_("Photos (up to 3)"), required=False
             )
 
