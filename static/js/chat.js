@@ -32,44 +32,12 @@
     document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
   })();
 
-  // An out-of-band fragment about something this page does not show (a like
-  // or an edit of a message older than the loaded page, a like racing a
-  // delete) has nothing to replace; htmx would log htmx:oobErrorNoTarget for
-  // it. Every path that swaps fragments into this page drops those first.
-  function targetShown(el) {
-    var value = el.getAttribute("hx-swap-oob");
-    var colon = value.indexOf(":");
-    var selector = colon > 0 ? value.slice(colon + 1) : el.id ? "#" + CSS.escape(el.id) : "";
-    if (!selector) return true;  // nothing to look for: htmx's to judge
-    try {
-      return document.querySelector(selector) !== null;
-    } catch (error) {
-      return true;  // not a selector this browser reads: htmx's to judge
-    }
-  }
-  function withoutAbsentTargets(html) {
-    if (html.indexOf("hx-swap-oob") === -1) return html;
-    var template = document.createElement("template");
-    template.innerHTML = html;
-    var dropped = false;
-    template.content.querySelectorAll("[hx-swap-oob]").forEach(function (el) {
-      if (!targetShown(el)) {
-        el.remove();
-        dropped = true;
-      }
-    });
-    return dropped ? template.innerHTML : html;
-  }
+  var fragments = window.EnishiFragments;
+  var withoutAbsentTargets = fragments.withoutAbsentTargets;
 
-  // Why a request of this page did not go through, or null when it did. The
-  // server answers a refusal to htmx with 200 and X-Refused (a 4xx would be
-  // logged by the browser as an error: project/refusals.py), its reason as
-  // plain text; no answer at all means the network failed.
+  // Why a request of this page did not go through, or null when it did.
   function refusalOf(event) {
-    var xhr = event.detail.xhr;
-    if (!xhr || !xhr.status) return textarea.dataset.offline;
-    if (event.detail.successful && !xhr.getResponseHeader("X-Refused")) return null;
-    return (xhr.responseText || "").slice(0, 300) || textarea.dataset.offline;
+    return fragments.refusalOf(event, textarea.dataset.offline);
   }
 
   function newClientId() {
@@ -90,21 +58,12 @@
   // Insert a message where its id belongs; drop it when it is already shown
   // (keeping what the new copy says of the message before it).
   function insertOrdered(article) {
-    var id = idOf(article);
     var shown = document.getElementById(article.id);
     if (shown) {
       if (article.dataset.prev && !shown.dataset.prev) shown.dataset.prev = article.dataset.prev;
       return false;
     }
-    var items = log.querySelectorAll("article.msg[data-id]");
-    var anchor = null;
-    for (var i = items.length - 1; i >= 0; i--) {
-      if (idOf(items[i]) < id) { anchor = items[i]; break; }
-    }
-    if (anchor) anchor.after(article);
-    else log.prepend(article);
-    htmx.process(article);
-    return true;
+    return fragments.insertById(log, article, "article.msg[data-id]");
   }
 
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
@@ -460,21 +419,7 @@
     }
   });
 
-  // The live socket's fragments (live.js handles its control frames).
-  document.addEventListener("htmx:wsBeforeMessage", function (event) {
-    var message = event.detail.message;
-    if (typeof message !== "string" || message.indexOf('<template id="live-') === 0) return;
-    var kept = withoutAbsentTargets(message);
-    if (kept === message) return;
-    event.preventDefault();
-    htmx.swap(document.body, kept, { swapStyle: "none" });
-  });
-  // Answers to this page's own requests.
-  chat.addEventListener("htmx:beforeSwap", function (event) {
-    if (typeof event.detail.serverResponse === "string") {
-      event.detail.serverResponse = withoutAbsentTargets(event.detail.serverResponse);
-    }
-  });
+  fragments.keepToShown(chat);
 
   // Likes and deletes are sent from the log, not from their buttons: a live
   // update can replace the message (an edit, a delete from another tab) while

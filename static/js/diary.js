@@ -5,6 +5,7 @@
   "use strict";
   var page = document.querySelector(".diary[data-entry]");
   if (!page) return;
+  var fragments = window.EnishiFragments;
   var entryId = page.dataset.entry;
   var log = document.getElementById("entry-" + entryId + "-comments");
   var empty = document.getElementById("entry-" + entryId + "-no-comments");
@@ -23,7 +24,6 @@
     document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
   })();
 
-  function idOf(el) { return parseInt(el.dataset.id, 10) || 0; }
   function showEmpty() {
     if (empty) empty.hidden = !!log.querySelector("article.comment");
   }
@@ -33,19 +33,10 @@
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     if (event.detail.target !== log) return;
     event.detail.shouldSwap = false;
-    var nodes = Array.prototype.slice.call(event.detail.fragment.children || []);
-    nodes.forEach(function (node) {
-      if (!node.matches || !node.matches("article.comment[data-id]")) return;
-      if (document.getElementById(node.id)) return;
-      var id = idOf(node);
-      var items = log.querySelectorAll("article.comment[data-id]");
-      var anchor = null;
-      for (var i = items.length - 1; i >= 0; i--) {
-        if (idOf(items[i]) < id) { anchor = items[i]; break; }
+    Array.prototype.slice.call(event.detail.fragment.children || []).forEach(function (node) {
+      if (node.matches && node.matches("article.comment[data-id]")) {
+        fragments.insertById(log, node, "article.comment[data-id]");
       }
-      if (anchor) anchor.after(node);
-      else log.prepend(node);
-      htmx.process(node);
     });
     showEmpty();
   });
@@ -53,35 +44,7 @@
 
   // A fragment about something this page does not show (a comment deleted
   // that never reached it) has nothing to swap; htmx would log an error.
-  function targetShown(el) {
-    var value = el.getAttribute("hx-swap-oob");
-    var colon = value.indexOf(":");
-    var selector = colon > 0 ? value.slice(colon + 1) : el.id ? "#" + CSS.escape(el.id) : "";
-    return !selector || !!document.querySelector(selector);
-  }
-  function withoutAbsentTargets(html) {
-    if (html.indexOf("hx-swap-oob") === -1) return html;
-    var template = document.createElement("template");
-    template.innerHTML = html;
-    var dropped = false;
-    template.content.querySelectorAll("[hx-swap-oob]").forEach(function (el) {
-      if (!targetShown(el)) { el.remove(); dropped = true; }
-    });
-    return dropped ? template.innerHTML : html;
-  }
-  document.addEventListener("htmx:wsBeforeMessage", function (event) {
-    var message = event.detail.message;
-    if (typeof message !== "string" || message.indexOf('<template id="live-') === 0) return;
-    var kept = withoutAbsentTargets(message);
-    if (kept === message) return;
-    event.preventDefault();
-    if (kept.trim()) htmx.swap(document.body, kept, { swapStyle: "none" });
-  });
-  page.addEventListener("htmx:beforeSwap", function (event) {
-    if (typeof event.detail.serverResponse === "string") {
-      event.detail.serverResponse = withoutAbsentTargets(event.detail.serverResponse);
-    }
-  });
+  fragments.keepToShown(page);
 
   // Catch-up: every time the socket opens, the comments after the cursor and
   // the like count as it is now. The cursor (docs/live-protocol.md, "The
@@ -100,13 +63,9 @@
     if (next > cursor) cursor = next;
   });
 
-  // Why a request of this page did not go through, or null when it did
-  // (refusals answer 200 with X-Refused: project/refusals.py).
+  // Why a request of this page did not go through, or null when it did.
   function refusalOf(event) {
-    var xhr = event.detail.xhr;
-    if (!xhr || !xhr.status) return textarea.dataset.offline;
-    if (event.detail.successful && !xhr.getResponseHeader("X-Refused")) return null;
-    return (xhr.responseText || "").slice(0, 300) || textarea.dataset.offline;
+    return fragments.refusalOf(event, textarea.dataset.offline);
   }
   page.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.elt === log) return;
