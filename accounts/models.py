@@ -41,7 +41,8 @@ class NarrowingUpdateQuerySet(models.QuerySet):
 
 
 class MemberQuerySet(NarrowingUpdateQuerySet):
-    narrowing_fields = frozenset({"is_active", "password"})
+    # shows_presence: project/revocation.py, _member_saving.
+    narrowing_fields = frozenset({"is_active", "password", "shows_presence"})
 
 
 class MemberManager(BaseUserManager.from_queryset(MemberQuerySet)):

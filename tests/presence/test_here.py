@@ -72,6 +72,12 @@ def set_shows_presence(member, shown: bool) -> None:
     member.save(update_fields=["shows_presence"])
 
 
+@database_sync_to_async
+def update_shows_presence(member, shown: bool) -> None:
+    # QuerySet.update() sends no model signals: MemberQuerySet reports it.
+    Member.objects.filter(pk=member.pk).update(shows_presence=shown)
+
+
 # --- The list, live -------------------------------------------------------------------
 
 
@@ -233,14 +239,16 @@ async def test_a_member_hiding_their_presence_is_never_listed(
     assert aiko is not None
 
 
+@pytest.mark.parametrize("turn_off", ["save", "update"])
 async def test_turning_presence_off_reconnects_the_members_sockets_and_drops_them(
-    member, other_member, membership, other_membership, topic, open_here
+    member, other_member, membership, other_membership, topic, open_here, turn_off
 ):
     ben = await open_here(other_member, topic)
     aiko = await open_here(member, topic)
     await list_showing(ben, ["aiko", "ben"])
 
-    await set_shows_presence(member, False)
+    change = set_shows_presence if turn_off == "save" else update_shows_presence
+    await change(member, False)
 
     # Her socket is closed to reconnect (project/revocation.py), which takes
     # her off the list at once; reconnected, she is not put back.
