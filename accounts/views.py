@@ -26,39 +26,6 @@ from accounts.models import Block, Friendship, Invitation
 BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
 
 
-# Topics with unread messages shown on the home page.
-HOME_TOPICS_SHOWN = 10
-HOME_REQUESTS_SHOWN = 10
-
-
-def home(request):
-    """The member's hub: friends' (and friends of friends') diary entries,
-    keyset-paginated (`?before=<cursor>`), topics of their communities with
-    unread messages, and friend requests waiting for them. A constant number
-    of queries, however many rows each has."""
-    from chat.access import unread_topics_of
-    from diary import selectors as diary_selectors
-
-    member = request.user
-    before = diary_selectors.decode_cursor(request.GET.get("before"))
-    entries, older_cursor = diary_selectors.home_feed(member, before=before)
-    friend_rows = (
-        Friendship.objects.of(member).select_related("friend").order_by("-created_at")
-    )
-    return TemplateResponse(
-        request,
-        "accounts/home.html",
-        {
-            "friends": friend_rows[:12],
-            "entries": entries,
-            "older_cursor": older_cursor,
-            "paged": before is not None,
-            "unread_topics": unread_topics_of(member, HOME_TOPICS_SHOWN),
-            "requests": list(friends.pending_received(member)[:HOME_REQUESTS_SHOWN]),
-        },
-    )
-
-
 def member_detail(request, nickname):
     from presence import footprints
 

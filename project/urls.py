@@ -8,7 +8,7 @@ from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from accounts import views as account_views
-from project import metrics
+from project import metrics, views
 from project.converters import IdConverter
 
 # A pool with no connection left answers 503 with Retry-After, not 500.
@@ -24,7 +24,7 @@ def favicon(request):
 register_converter(IdConverter, "id")
 
 urlpatterns = [
-    path("", account_views.home, name="home"),
+    path("", views.home, name="home"),
     # Visitors choose their language before logging in too; Django's view is not
     # marked login_not_required, so LoginRequiredMiddleware would bounce them.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
