@@ -120,6 +120,8 @@ class Member(AbstractBaseUser, PermissionsMixin):
     leaves_footprints = models.BooleanField(_("leave footprints"), default=True)
     # Who's here (presence/here.py): off, the member is never listed.
     shows_presence = models.BooleanField(_("show when I am here"), default=True)
+    # Times are entered and shown in this zone (project/timezones.py).
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Tokyo")
     default_audience = models.CharField(
         _("who can see new diary entries and albums"),
         max_length=8,

@@ -76,6 +76,12 @@ class Community(models.Model):
         choices=TopicPolicy.choices,
         default=TopicPolicy.MEMBERS,
     )
+    event_policy = models.CharField(
+        _("who may create events"),
+        max_length=10,
+        choices=TopicPolicy.choices,
+        default=TopicPolicy.MEMBERS,
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -7,12 +7,12 @@ entry the audience or a block keeps from the viewer answers exactly as an id
 that does not exist does (404), never "forbidden".
 """
 
-from django.db.models import BooleanField, Case, Value, When
 from django.http import Http404
 from django.utils.translation import gettext as _
 
 from accounts.actions import ActionRefused
 from diary.models import Comment, Entry, entry_visible_q
+from project.socket_auth import visible_to_many
 
 
 class NotAuthor(ActionRefused):
@@ -83,36 +83,6 @@ def access_entries_of_many(asked: dict) -> dict:
     """For the live sockets opening together (chat/consumers.py): `asked` maps
     a key to (a member or a SocketMember, entry ids from wanted_entries); the
     answer maps each key to those ids, or to Http404 if its member may not see
-    one of them. One query for all, whatever their number: the entries
-    annotated with entry_visible_q once per member asking (the very rule of
-    Entry.objects.visible_to, not a copy of it)."""
-    viewers = {}
-    for member, entry_ids in asked.values():
-        if entry_ids:
-            viewers[member.pk] = member
-    wanted = {entry for _member, ids in asked.values() for entry in ids}
-    visible: set[tuple[int, int]] = set()
-    if viewers:
-        flags = {
-            f"seen_by_{pk}": Case(
-                When(entry_visible_q(viewer), then=Value(True)),
-                default=Value(False),
-                output_field=BooleanField(),
-            )
-            for pk, viewer in viewers.items()
-        }
-        rows = (
-            Entry.objects.filter(pk__in=wanted).annotate(**flags).values("pk", *flags)
-        )
-        for row in rows:
-            for pk in viewers:
-                if row[f"seen_by_{pk}"]:
-                    visible.add((pk, row["pk"]))
-    return {
-        key: (
-            entry_ids
-            if all((member.pk, entry) in visible for entry in entry_ids)
-            else Http404()
-        )
-        for key, (member, entry_ids) in asked.items()
-    }
+    one of them. One query for all (project/socket_auth.visible_to_many, with
+    entry_visible_q: the very rule of Entry.objects.visible_to)."""
+    return visible_to_many(Entry, entry_visible_q, asked)

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "presence",
     "diary",
     "photos",
+    "events",
     # Last: its ready() connects to the models of the apps above.
     "project",
 ]

@@ -270,3 +270,39 @@ def _session_cookie(scope) -> str | None:
                 settings.SESSION_COOKIE_NAME
             )
     return None
+
+
+def visible_to_many(model, visible_q, asked: dict) -> dict:
+    """For the live sockets opening together (chat/consumers.py), whether each
+    may see the things it asks for (diary entries, events). `asked` maps a key
+    to (a member or a SocketMember, ids); `visible_q(viewer)` is the pages'
+    own rule as a filter on `model`. The answer maps each key to its ids, or
+    to Http404 when its member may not see one of them. One query for all,
+    whatever their number: the rows annotated with the rule once per member
+    asking (the very rule, not a copy of it)."""
+    from django.db.models import BooleanField, Case, Value, When
+    from django.http import Http404
+
+    viewers = {member.pk: member for member, ids in asked.values() if ids}
+    visible: set[tuple[int, int]] = set()
+    if viewers:
+        wanted = {pk for _member, ids in asked.values() for pk in ids}
+        flags = {
+            f"seen_by_{pk}": Case(
+                When(visible_q(viewer), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+            for pk, viewer in viewers.items()
+        }
+        rows = (
+            model.objects.filter(pk__in=wanted).annotate(**flags).values("pk", *flags)
+        )
+        for row in rows:
+            for pk in viewers:
+                if row[f"seen_by_{pk}"]:
+                    visible.add((pk, row["pk"]))
+    return {
+        key: (ids if all((member.pk, pk) in visible for pk in ids) else Http404())
+        for key, (member, ids) in asked.items()
+    }

@@ -70,6 +70,7 @@ urlpatterns = [
     path("", include("presence.push_urls")),
     path("diary/", include("diary.urls")),
     path("photos/", include("photos.urls")),
+    path("", include("events.urls")),
     path("", include("chat.urls")),
     path("", include("accounts.urls")),
 ]
