@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Block
 from communities.access import Forbidden
-from communities.models import Membership
+from communities.models import Community, Membership, TopicPolicy
 from events.models import Event
 from project.socket_auth import visible_to_many
 
@@ -45,6 +45,18 @@ def event_visible_q(viewer) -> Q:
         | Q(blocker=OuterRef("organiser"), blocked=viewer)
     )
     return Q(Exists(member_of)) & ~Q(Exists(blocked))
+
+
+def viewers_q(event) -> Q:
+    """Members who may see `event`, as a filter on Member rows: event_visible_q
+    with each row as the viewer (those an invitation may reach)."""
+    return Q(
+        Exists(
+            Event.objects.filter(pk=event.pk).filter(
+                event_visible_q(OuterRef(OuterRef("pk")))
+            )
+        )
+    )
 
 
 def visible_events(viewer):
@@ -82,6 +94,18 @@ def can_organise(member, event, membership: Membership | None = None) -> bool:
         return True
     membership = membership or membership_in(member, event)
     return membership is not None and membership.is_moderator
+
+
+def can_create_event(
+    member, community: Community, membership: Membership | None
+) -> bool:
+    """Any active member may create events, unless the community keeps them
+    to its owner and moderators (Community.event_policy; staff members too)."""
+    if membership is None or not membership.is_active:
+        return False
+    if community.event_policy == TopicPolicy.MODERATORS:
+        return membership.is_moderator or member.is_staff
+    return True
 
 
 def access_organised_event(member, event_id) -> Event:
