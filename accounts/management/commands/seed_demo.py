@@ -1,4 +1,5 @@
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -14,6 +15,8 @@ from communities import actions as community_actions
 from communities.models import Community, JoinPolicy, Membership, Topic, TopicPolicy
 from diary import actions as diary_actions
 from diary.models import Comment, Entry, Like
+from events import actions as event_actions
+from events.models import Event
 from photos.models import Album
 from presence import footprints, notifications
 from presence.models import Footprint, Notification
@@ -84,6 +87,8 @@ ALBUMS = [
     ("chika", "Sketchbook", Audience.MEMBERS),
 ]
 COMMUNITY = "Shimokita Coffee Club"
+EVENT = "Saturday tasting walk"
+EVENT_ZONE = "Asia/Tokyo"
 TOPIC = "Live chat"
 CHAT = [
     ("aiko", "Welcome to the Shimokita Coffee Club! ☕ 下北沢のコーヒー好き、集まれ〜"),
@@ -142,6 +147,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             members = self._members()
             self._community(members)
+            self._event(members)
             self._diaries(members)
             self._goings_on(members)
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
@@ -252,6 +258,36 @@ class Command(BaseCommand):
             last_message_at=last, message_count=len(rows)
         )
         Community.objects.filter(pk=community.pk).update(last_activity_at=last)
+
+    def _event(self, members: dict[str, Member]) -> None:
+        """An upcoming event in the club with one seat left: capacity 3, aiko
+        organises it and goes with a guest; ben, chika and daichi have not
+        answered. Made through the real actions, once."""
+        community = Community.objects.get(name=COMMUNITY)
+        if Event.objects.filter(community=community, title=EVENT).exists():
+            return
+        zone = ZoneInfo(EVENT_ZONE)
+        today = timezone.now().astimezone(zone).date()
+        saturday = today + timedelta(days=(5 - today.weekday()) % 7 or 7)
+        starts_at = datetime.combine(saturday, time(10), tzinfo=zone)
+        event = event_actions.create_event(
+            members["aiko"],
+            community,
+            title=EVENT,
+            description=(
+                "A slow walk through Shimokitazawa's roasters, tasting as we go. "
+                "下北沢の焙煎所をめぐりながら飲み比べ。"
+            ),
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=2),
+            time_zone=EVENT_ZONE,
+            place="Shimokitazawa station, east exit",
+            place_going_only=False,
+            capacity=3,
+            rsvp_deadline=None,
+            guests_allowed=1,
+        )
+        event_actions.answer(members["aiko"], event, "going", guests=1)
 
     def _goings_on(self, members: dict[str, Member]) -> None:
         """What aiko finds when she logs in: footprints, a comment and likes
