@@ -172,7 +172,34 @@ async def asend_here_frames(
         )
 
 
-# --- Diary entries -------------------------------------------------------------
+# --- Pages with a live stream of their own: diary entries, events ------------
+
+
+def _send_frames(
+    group_of: Callable[[str], str], frames: dict[str, str], author_ids
+) -> None:
+    """One event's fragments (one per language), each to its language's group
+    (`group_of(language)`), in one hand-over to the loop."""
+
+    async def send_all():
+        for language, html in frames.items():
+            await _asend(
+                group_of(language),
+                {"type": "live.message", "html": html, "author_ids": list(author_ids)},
+            )
+
+    _dispatch(send_all)
+
+
+def _recheck_groups(groups: list[str]) -> None:
+    """Every socket in these groups, on every process, stops forwarding at once
+    and closes with 4408 to be authorized again."""
+
+    async def send_all():
+        for group in groups:
+            await _asend(group, {"type": "live.close", "code": CLOSE_RECHECK})
+
+    _dispatch(send_all)
 
 
 def entry_group(entry_id: int, language: str) -> str:
@@ -188,15 +215,7 @@ def send_entry_frames(
     an entry. `author_ids` (a comment's author, a liker) let the hub skip the
     sockets of members hidden from them by a block: the fragment is the same
     for everyone, so it must not reach those."""
-
-    async def send_all():
-        for language, html in frames.items():
-            await _asend(
-                entry_group(entry_id, language),
-                {"type": "live.message", "html": html, "author_ids": list(author_ids)},
-            )
-
-    _dispatch(send_all)
+    _send_frames(lambda language: entry_group(entry_id, language), frames, author_ids)
 
 
 def recheck_entry_sockets(entry_ids: list[int], languages: list[str]) -> None:
@@ -204,13 +223,31 @@ def recheck_entry_sockets(entry_ids: list[int], languages: list[str]) -> None:
     forwarding at once and close with 4408 to be authorized again (an
     audience narrowed, an entry deleted). Only project/revocation.py calls
     this."""
+    _recheck_groups(
+        [entry_group(pk, language) for pk in entry_ids for language in languages]
+    )
 
-    async def send_all():
-        for entry_id in entry_ids:
-            for language in languages:
-                await _asend(
-                    entry_group(entry_id, language),
-                    {"type": "live.close", "code": CLOSE_RECHECK},
-                )
 
-    _dispatch(send_all)
+def event_group(event_id: int, language: str) -> str:
+    """Sockets showing an event's page in one language (its counts, attendee
+    list and summary live): rendered once per language, as for a topic."""
+    return f"event.{event_id}.{language}"
+
+
+def send_event_frames(
+    event_id: int, frames: dict[str, str], *, author_ids: tuple[int, ...]
+) -> None:
+    """Push one fragment (one per language) to every socket showing an event.
+    `author_ids` (the member an attendee fragment names; none for the counts
+    and the summary) let the hub skip the sockets of members hidden from them
+    by a block: a blocked member is counted but never named."""
+    _send_frames(lambda language: event_group(event_id, language), frames, author_ids)
+
+
+def recheck_event_sockets(event_ids: list[int], languages: list[str]) -> None:
+    """Make every open socket showing these events, on every process, stop
+    forwarding at once and close with 4408 to be authorized again (an event
+    deleted). Only project/revocation.py calls this."""
+    _recheck_groups(
+        [event_group(pk, language) for pk in event_ids for language in languages]
+    )

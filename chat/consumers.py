@@ -19,14 +19,16 @@ from django.utils.html import escape
 from accounts.models import Block
 from chat import access, broadcast, hub, reconnect, socket_limit
 from diary import access as diary_access
+from events import access as event_access
 from presence import here, typing
 from project.socket_auth import Batched, members_of_session_keys
 
 MAX_CLIENT_FRAME = 4096
 MAX_STREAMS = 8
 # The streams a page may ask for, by query parameter: a topic's messages, a
-# diary entry's comments and likes. Each is authorized as its page is.
-STREAM_TYPES = ("topic", "entry")
+# diary entry's comments and likes, an event's counts and attendees. Each is
+# authorized as its page is.
+STREAM_TYPES = ("topic", "entry", "event")
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
 
 
@@ -36,49 +38,71 @@ class SessionEnded(Exception):
 
 def _authorize_many(requests) -> list:
     """For each socket (its session key, its member's id, the topics it asks
-    for, and optionally the diary entries), once it is in its member's group:
-    the topics it may watch and the members hidden from it by a block (and,
-    when entries were asked for, the entries it may watch: a third item); or
-    SessionEnded when its session ended or no longer names its member, Http404
-    when it may not read one of its topics or entries (the pages' rules:
-    chat.access, diary.access). Four queries for all the sockets that opened
-    together (project/socket_auth.py: Batched), whatever their number and
-    their topics, and one more when any of them asks for an entry."""
+    for, and optionally the diary entries and the events), once it is in its
+    member's group: the topics it may watch and the members hidden from it by
+    a block (and, when entries or events were asked for, the entries it may
+    watch as a third item; when events were, the events as a fourth); or
+    SessionEnded when its session ended or no longer names its member,
+    Http404 when it may not read one of its topics, entries or events (the
+    pages' rules: chat.access, diary.access, events.access). Four queries for
+    all the sockets that opened together (project/socket_auth.py: Batched),
+    whatever their number and their topics, one more when any of them asks
+    for an entry and one more when any asks for an event."""
     members = members_of_session_keys([request[0] for request in requests])
     answers: list = []
     asked = {}
+    # What each socket asked besides topics: (entries, events); absent when
+    # it asked for neither (its answer stays a pair).
+    extra = {}
     entries_asked = {}
-    for index, (key, member_id, topic_ids, *entry_ids) in enumerate(requests):
+    events_asked = {}
+    for index, (key, member_id, topic_ids, *more) in enumerate(requests):
         member = members.get(key)
         if member is None or member.pk != member_id:
             answers.append(SessionEnded())
             continue
+        entry_ids, event_ids = (*more, (), ())[:2]
         try:
             asked[index] = (member_id, access.wanted_topics(topic_ids))
-            if entry_ids and entry_ids[0]:
-                entries_asked[index] = (
-                    member,
-                    diary_access.wanted_entries(entry_ids[0]),
-                )
+            entry_ids = diary_access.wanted_entries(entry_ids)
+            event_ids = event_access.wanted_events(event_ids)
         except Http404 as refused:
             asked.pop(index, None)
             answers.append(refused)
             continue
+        if entry_ids:
+            entries_asked[index] = (member, entry_ids)
+        if event_ids:
+            events_asked[index] = (member, event_ids)
+        if entry_ids or event_ids:
+            extra[index] = (entry_ids, event_ids)
         answers.append(None)
-    entries = diary_access.access_entries_of_many(entries_asked)
+    found = (
+        diary_access.access_entries_of_many(entries_asked),
+        event_access.access_events_of_many(events_asked),
+    )
     hidden = Block.objects.hidden_id_sets(
         {member_id for member_id, _ in asked.values()}
     )
     for index, topics in access.access_topics_of_many(asked).items():
         member_id = asked[index][0]
-        answers[index] = (
-            topics if isinstance(topics, Http404) else (topics, hidden[member_id])
-        )
-        if index in entries and not isinstance(answers[index], Http404):
-            found = entries[index]
-            answers[index] = (
-                found if isinstance(found, Http404) else (*answers[index], found)
-            )
+        if isinstance(topics, Http404):
+            answers[index] = topics
+            continue
+        answers[index] = (topics, hidden[member_id])
+        if index not in extra:
+            continue
+        streams = [
+            answered.get(index, ids)
+            for answered, ids in zip(found, extra[index], strict=True)
+        ]
+        refused = [s for s in streams if isinstance(s, Http404)]
+        if refused:
+            answers[index] = refused[0]
+        elif extra[index][1]:
+            answers[index] = (*answers[index], *streams)
+        else:
+            answers[index] = (*answers[index], streams[0])
     return answers
 
 
@@ -115,15 +139,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
             language = settings.LANGUAGE_CODE
         topic_ids = query.get("topic", [])
         entry_ids = query.get("entry", [])
+        event_ids = query.get("event", [])
         # A page showing its topics' "Who's here" and typing (presence/).
         self.shows_here = query.get("here") == ["1"]
-        if len(topic_ids) + len(entry_ids) > MAX_STREAMS:
+        if len(topic_ids) + len(entry_ids) + len(event_ids) > MAX_STREAMS:
             await self.accept()
             await self.close(code=broadcast.CLOSE_BAD_REQUEST)
             return
         try:
             refusal = await self._join_and_authorize(
-                user, topic_ids, language, entry_ids
+                user, topic_ids, language, entry_ids, event_ids
             )
         except BaseException:
             # The layer failed (Redis down): give back what this socket took,
@@ -149,7 +174,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.visitor = await here.arrive(self.outlet.name, user.pk, self.topic_ids)
 
     async def _join_and_authorize(
-        self, user, topic_ids, language, entry_ids=()
+        self, user, topic_ids, language, entry_ids=(), event_ids=()
     ) -> int | None:
         """Join the member's group, authorize, count and join the streams;
         the close code when the socket is refused."""
@@ -161,19 +186,29 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # it and before the join sent its 4408 to nobody.
         live = hub.hub()
         await live.join(broadcast.user_group(user.pk), self.outlet)
-        # An entry's audience narrowed or the entry deleted reaches the sockets
-        # in its group (project/revocation.py): joined before the read for the
-        # same reason. What the group sends waits in the outlet until the
-        # socket is accepted, and is dropped with it if it is refused.
+        # An entry's audience narrowed or the entry deleted, an event deleted,
+        # reaches the sockets in its group (project/revocation.py): joined
+        # before the read for the same reason. What the group sends waits in
+        # the outlet until the socket is accepted, and is dropped with it if
+        # it is refused.
         try:
             entry_ids = diary_access.wanted_entries(entry_ids)
+            event_ids = event_access.wanted_events(event_ids)
         except Http404:
             return broadcast.CLOSE_FORBIDDEN
         for entry_id in entry_ids:
             await live.join(broadcast.entry_group(entry_id, language), self.outlet)
+        for event_id in event_ids:
+            await live.join(broadcast.event_group(event_id, language), self.outlet)
         try:
-            topics, self.outlet.hidden, *_entries = await _authorize_streams(
-                (self.scope["session"].session_key, user.pk, topic_ids, entry_ids)
+            topics, self.outlet.hidden, *_streams = await _authorize_streams(
+                (
+                    self.scope["session"].session_key,
+                    user.pk,
+                    topic_ids,
+                    entry_ids,
+                    event_ids,
+                )
             )
         except SessionEnded:
             return broadcast.CLOSE_UNAUTHENTICATED

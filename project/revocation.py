@@ -35,6 +35,7 @@ from chat import broadcast
 from communities.models import Membership
 from diary.models import Entry
 from diary.signals import entries_narrowed
+from events.models import Event
 
 
 def reauthorize_sockets(member_ids: Iterable[int | None]) -> None:
@@ -188,13 +189,20 @@ _AUDIENCE_RANK = {
 }
 
 
+def _reauthorize_stream_sockets(recheck, ids: Iterable[int | None]) -> None:
+    """Once the current transaction commits (at once outside one), `recheck`
+    (a broadcast.recheck_*_sockets) the sockets showing these pages, in every
+    language."""
+    ids = sorted({int(pk) for pk in ids if pk is not None})
+    if ids:
+        languages = [code for code, _name in settings.LANGUAGES]
+        transaction.on_commit(lambda: recheck(ids, languages))
+
+
 def reauthorize_entry_sockets(entry_ids: Iterable[int | None]) -> None:
     """Once the current transaction commits (at once outside one), make every
     open socket showing these entries close with 4408 and authorize again."""
-    ids = sorted({int(pk) for pk in entry_ids if pk is not None})
-    if ids:
-        languages = [code for code, _name in settings.LANGUAGES]
-        transaction.on_commit(lambda: broadcast.recheck_entry_sockets(ids, languages))
+    _reauthorize_stream_sockets(broadcast.recheck_entry_sockets, entry_ids)
 
 
 @receiver(pre_save, sender=Entry)
@@ -248,3 +256,24 @@ def _reauthorize_authors_entries(member_ids: Iterable[int]) -> None:
     reauthorize_entry_sockets(
         Entry.objects.filter(author__in=list(member_ids)).values_list("pk", flat=True)
     )
+
+
+# --- Events --------------------------------------------------------------------
+# An event's page streams its counts and attendees to every socket showing it
+# (chat/consumers.py joins `event.<id>.<lang>` before authorizing it). Who may
+# see an event (events/access.py) narrows through rows caught above for the
+# member's own sockets: a membership left, banned or deleted (a deleted
+# community deletes its memberships), a block with the organiser either way.
+# What remains is the event itself going: its sockets, whoever's, come back to
+# a "not found" and are refused (4403).
+
+
+def reauthorize_event_sockets(event_ids: Iterable[int | None]) -> None:
+    """Once the current transaction commits (at once outside one), make every
+    open socket showing these events close with 4408 and authorize again."""
+    _reauthorize_stream_sockets(broadcast.recheck_event_sockets, event_ids)
+
+
+@receiver(post_delete, sender=Event)
+def _event_deleted(sender, instance, **kwargs):
+    reauthorize_event_sockets([instance.pk])
