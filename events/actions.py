@@ -276,9 +276,9 @@ def _promote(event: Event) -> list[RSVP]:
 
 def _finish(event: Event, changed: list[int], left_seqs: list[int]) -> None:
     """Save the event's counts and version, and after commit publish the
-    change: `changed` are the members whose answer changed, `left_seqs` the
-    places that left the waitlist (everyone still waiting behind the first
-    of them moved up)."""
+    change, if any answer changed: `changed` are the members whose answer
+    changed, `left_seqs` the places that left the waitlist (everyone still
+    waiting behind the first of them moved up)."""
     changed = list(dict.fromkeys(changed))
     positions_changed = []
     if left_seqs:
@@ -293,8 +293,11 @@ def _finish(event: Event, changed: list[int], left_seqs: list[int]) -> None:
             .values_list("member_id", flat=True)
         )
     event.save(update_fields=[*COUNTS, "waitlist_seq", "version"])
-    event_id = event.pk
-    transaction.on_commit(lambda: live.publish(event_id, changed, positions_changed))
+    if changed:
+        event_id = event.pk
+        transaction.on_commit(
+            lambda: live.publish(event_id, changed, positions_changed)
+        )
 
 
 def _recount_and_promote(event: Event, changed: list[int], left_seqs: list[int]):

@@ -69,6 +69,14 @@ def assert_counts_match_rows(event) -> Event:
     return event
 
 
+def ben_going_chika_waiting(club, ben, chika, **fields):
+    """An event with one seat: ben has it, chika waits for it."""
+    event = make_event(club, capacity=1, **fields)
+    actions.answer(ben, event, GOING)
+    actions.answer(chika, event, GOING)
+    return event
+
+
 def kinds_of(member) -> list[tuple[str, int | None]]:
     return list(
         Notification.objects.filter(recipient=member)
@@ -320,9 +328,8 @@ def test_more_guests_are_refused_while_others_wait_even_with_a_free_seat(
 
 
 def test_going_again_while_waiting_changes_nothing(club, ben, chika):
-    event = make_event(club, capacity=1)
-    actions.answer(ben, event, GOING)
-    first = actions.answer(chika, event, GOING)
+    event = ben_going_chika_waiting(club, ben, chika)
+    first = actions.answers_for(event, chika)
     version = Event.objects.get(pk=event.pk).version
 
     again = actions.answer(chika, event, GOING)
@@ -332,9 +339,7 @@ def test_going_again_while_waiting_changes_nothing(club, ben, chika):
 
 
 def test_one_waiting_cannot_grow_their_party(club, ben, chika):
-    event = make_event(club, capacity=1, guests_allowed=2)
-    actions.answer(ben, event, GOING)
-    actions.answer(chika, event, GOING)
+    event = ben_going_chika_waiting(club, ben, chika, guests_allowed=2)
 
     with pytest.raises(NotAllowed, match="fewer guests, not more"):
         actions.answer(chika, event, GOING, guests=1)
@@ -342,9 +347,7 @@ def test_one_waiting_cannot_grow_their_party(club, ben, chika):
 
 
 def test_going_to_maybe_frees_the_seat_for_the_head(club, ben, chika):
-    event = make_event(club, capacity=1)
-    actions.answer(ben, event, GOING)
-    actions.answer(chika, event, GOING)
+    event = ben_going_chika_waiting(club, ben, chika)
 
     actions.answer(ben, event, MAYBE)
 
@@ -423,9 +426,7 @@ def test_a_lowered_capacity_keeps_those_going_and_admits_no_one_until_below(
 def test_each_change_stamps_the_rows_it_changed_with_the_events_version(
     club, ben, chika
 ):
-    event = make_event(club, capacity=1)
-    actions.answer(ben, event, GOING)
-    actions.answer(chika, event, GOING)
+    event = ben_going_chika_waiting(club, ben, chika)
     before = Event.objects.get(pk=event.pk).version
 
     actions.withdraw(ben, event)
@@ -692,10 +693,11 @@ def test_edits_closing_and_cancelling_publish_the_event(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         actions.update_event(aiko, event, title="Renamed")
+        actions.update_event(aiko, event, capacity=5)  # no one waits: no answers
         actions.close_rsvps(aiko, event)
         actions.cancel_event(aiko, event)
 
-    assert published == [("event", event.pk)] * 3
+    assert published == [("event", event.pk)] * 4
 
 
 # --- seed_demo ----------------------------------------------------------------------
