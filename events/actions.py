@@ -37,6 +37,7 @@ from events.access import (
     access_organised_event,
     can_create_event,
     viewers_q,
+    visible_events,
 )
 from events.models import GUESTS_MAX, RSVP, Event, EventMessage
 from presence import notifications
@@ -601,3 +602,28 @@ def withdraw(member: Member, event: Event) -> None:
         event.version += 1
         left = [rsvp.waitlist_seq] if rsvp.status == Status.WAITLISTED else []
         _recount_and_promote(event, [member.pk], left)
+
+
+def forget_unseen_answers(member_ids) -> None:
+    """Take back the answers of these members to events not yet over that
+    they may no longer see (they left or were banned from the community, a
+    block came between them and the organiser, they were deactivated): a seat
+    must not stay with, nor the attendee list name, someone who is no longer
+    there. Each event under its lock, in id order; the seats go to the
+    waitlist. Called by events/signals.py inside the cause's transaction."""
+    now = timezone.now()
+    for member in Member.objects.filter(pk__in=list(member_ids)):
+        stale = RSVP.objects.filter(
+            member=member, event__ends_at__gt=now, event__cancelled_at__isnull=True
+        )
+        if member.is_active:
+            stale = stale.exclude(event__in=visible_events(member))
+        for event_id in sorted(stale.values_list("event_id", flat=True)):
+            event = _lock(event_id)
+            rsvp = RSVP.objects.filter(event=event, member=member).first()
+            if rsvp is None:
+                continue
+            rsvp.delete()
+            event.version += 1
+            left = [rsvp.waitlist_seq] if rsvp.status == Status.WAITLISTED else []
+            _recount_and_promote(event, [member.pk], left)

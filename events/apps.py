@@ -7,6 +7,6 @@ class EventsConfig(AppConfig):
     verbose_name = _("Events")
 
     def ready(self):
-        from events import kinds
+        from events import kinds, signals  # noqa: F401 (connects its receivers)
 
         kinds.register_all()
