@@ -19,6 +19,7 @@ from accounts import friends, nicknames
 from accounts.images import reencode_avatar
 from accounts.models import Block, FriendRequest, Friendship, Invitation, Member
 from presence import notifications
+from project.timezones import zone_names
 
 
 class ActionRefused(Exception):
@@ -209,6 +210,7 @@ def update_profile(
     remove_avatar: bool = False,
     shows_presence: bool | None = None,
     leaves_footprints: bool | None = None,
+    time_zone: str = "",
     **audiences: str,
 ) -> Member:
     """Change the self-introduction and avatar, and the audiences named in
@@ -219,10 +221,14 @@ def update_profile(
     socket (project/revocation.py): nothing live shows either; the next page
     that shows them asks accounts.audience.can_see again. default_audience
     only sets what new entries and albums start with. `leaves_footprints`
-    (None: unchanged) turns footprints on or off both ways."""
+    (None: unchanged) turns footprints on or off both ways. `time_zone` (a
+    name from project.timezones.zone_names; empty: unchanged) is the zone the
+    member sees and enters times in."""
     unknown = set(audiences) - set(AUDIENCE_FIELDS)
     if unknown:
         raise TypeError(f"update_profile() got unexpected fields {sorted(unknown)}")
+    if time_zone and time_zone not in zone_names():
+        raise ValueError(f"update_profile() got an unknown time zone {time_zone!r}")
     new_avatar = reencode_avatar(avatar) if avatar is not None else None
     old_name = member.avatar.name if member.avatar else ""
     with transaction.atomic():
@@ -236,6 +242,9 @@ def update_profile(
         if leaves_footprints is not None:
             member.leaves_footprints = leaves_footprints
             changed.append("leaves_footprints")
+        if time_zone:
+            member.time_zone = time_zone
+            changed.append("time_zone")
         for field, value in audiences.items():
             if value:
                 setattr(member, field, value)

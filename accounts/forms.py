@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import nicknames
 from accounts.audience import Audience
 from accounts.models import FriendRequest, Member
+from project.timezones import zone_names
 
 
 class LoginForm(AllauthLoginForm):
@@ -125,6 +126,15 @@ class ProfileForm(forms.Form):
             "Others on a topic's page see you in its list of who is here,"
             " and see when you are typing."
         ),
+    )
+
+    # Times are shown and entered in it (project/timezones.py). Not required,
+    # as the audiences: a form without it keeps the member's zone.
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=lambda: [(name, name) for name in zone_names()],
+        required=False,
+        help_text=_("Times are shown in this zone, and you enter times in it."),
     )
 
     def clean_avatar(self):

@@ -311,6 +311,7 @@ def profile_edit(request):
                     remove_avatar=form.cleaned_data["remove_avatar"],
                     shows_presence=form.cleaned_data["shows_presence"],
                     leaves_footprints=form.cleaned_data["leaves_footprints"],
+                    time_zone=form.cleaned_data["time_zone"],
                     **{
                         field: form.cleaned_data[field]
                         for field in actions.AUDIENCE_FIELDS
@@ -327,6 +328,7 @@ def profile_edit(request):
                 "introduction": member.introduction,
                 "shows_presence": member.shows_presence,
                 "leaves_footprints": member.leaves_footprints,
+                "time_zone": member.time_zone,
                 **{field: getattr(member, field) for field in actions.AUDIENCE_FIELDS},
             }
         )
