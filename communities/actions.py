@@ -11,7 +11,7 @@ from accounts.models import Block, Friendship, Member
 from chat import actions as chat_actions
 from chat.models import Message
 from communities.access import NotAllowed
-from communities.models import Community, JoinPolicy, Membership, Topic
+from communities.models import Community, JoinPolicy, Membership, Topic, TopicPolicy
 from presence import notifications
 
 ICON_SIZE = 256
@@ -36,6 +36,7 @@ def create_community(
     category: str,
     join_policy: str,
     topic_policy: str,
+    event_policy: str = "",
     icon=None,
 ) -> Community:
     """A new community with `owner` as its only member and owner."""
@@ -45,6 +46,7 @@ def create_community(
         category=category,
         join_policy=join_policy,
         topic_policy=topic_policy,
+        event_policy=event_policy or TopicPolicy.MEMBERS,
         owner=owner,
         member_count=1,
     )
@@ -70,10 +72,12 @@ def update_community(
     category: str,
     join_policy: str,
     topic_policy: str,
+    event_policy: str = "",
     icon=None,
     remove_icon: bool = False,
 ) -> Community:
-    """Edit a community (the caller checked the actor is its owner)."""
+    """Edit a community (the caller checked the actor is its owner). An empty
+    `event_policy` leaves it as it is."""
     new_icon = ""
     try:
         with transaction.atomic():
@@ -82,6 +86,8 @@ def update_community(
             community.category = category
             community.join_policy = join_policy
             community.topic_policy = topic_policy
+            if event_policy:
+                community.event_policy = event_policy
             if icon is not None:
                 _save_icon(community, icon)
                 new_icon = community.icon.name

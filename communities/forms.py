@@ -25,6 +25,15 @@ class CommunityForm(forms.Form):
         widget=forms.RadioSelect,
         initial=TopicPolicy.MEMBERS,
     )
+    # Not required: a form from before events (an old tab) keeps the
+    # community's policy (a new community: any member).
+    event_policy = forms.ChoiceField(
+        label=_("Who may create events"),
+        choices=TopicPolicy.choices,
+        widget=forms.RadioSelect,
+        initial=TopicPolicy.MEMBERS,
+        required=False,
+    )
     icon = forms.FileField(
         label=_("Icon"),
         required=False,

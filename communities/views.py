@@ -14,6 +14,11 @@ from accounts.models import Block, Friendship
 from communities import access, actions, selectors
 from communities.forms import CommunityEditForm, CommunityForm, DirectoryForm, TopicForm
 from communities.models import Community, Membership, Topic
+
+# A wrong-way arrow (docs/architecture.md): the community's page lists its
+# next events, which the events app reads for it (its visibility rule).
+from events import access as event_access
+from events import selectors as event_selectors
 from project.input import local_path
 
 PAGE_SIZE = 20
@@ -76,7 +81,14 @@ def community_edit(request, community_id):
         raise Http404 from None
     initial = {
         field: getattr(community, field)
-        for field in ("name", "description", "category", "join_policy", "topic_policy")
+        for field in (
+            "name",
+            "description",
+            "category",
+            "join_policy",
+            "topic_policy",
+            "event_policy",
+        )
     }
     form = CommunityEditForm(
         request.POST or None, request.FILES or None, initial=initial
@@ -118,8 +130,9 @@ def community_page(request, community, membership, *, topic_url=None):
     """The community's page. With `topic_url` it answers a link to one of its
     topics that the member may not read yet (chat.access.community_to_join):
     the way in, and joining comes back to the topic."""
-    topics = None
+    topics = events = None
     if membership is not None and membership.is_active:
+        events = event_selectors.next_events_of(request.user, community)
         topics = (
             Topic.objects.in_community(community)
             .with_unread_for(request.user)
@@ -139,6 +152,10 @@ def community_page(request, community, membership, *, topic_url=None):
             "membership": membership,
             "topics": topics,
             "can_start_topic": access.can_start_topic(community, membership),
+            "events": events,
+            "can_create_event": event_access.can_create_event(
+                request.user, community, membership
+            ),
             "pending_count": pending_count,
             "topic_url": topic_url,
         },
