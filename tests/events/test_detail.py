@@ -18,8 +18,9 @@ from communities.models import Membership
 from events import actions
 from events.models import RSVP
 from tests.chat.conftest import HTMX, refused
-from tests.conftest import MemberFactory, client_for
+from tests.conftest import client_for
 from tests.events.conftest import make_event, members_of
+from tests.events.live_fixtures import UNSEEING, unseeing_viewer
 
 pytestmark = pytest.mark.django_db
 
@@ -102,23 +103,9 @@ def test_the_page_shows_the_event_to_a_member_of_its_community(
     )
 
 
-@pytest.mark.parametrize("who", ["stranger", "banned", "blocked", "blocker"])
-def test_the_page_and_the_panel_are_not_found_for_one_who_may_not_see_it(
-    club, event, ben, who
-):
-    viewer = MemberFactory(nickname="eri")
-    if who == "banned":
-        Membership.objects.create(
-            community=club, member=viewer, status=Membership.Status.BANNED
-        )
-    elif who in ("blocked", "blocker"):
-        Membership.objects.create(community=club, member=viewer)
-        organiser = event.organiser
-        Block.objects.create(
-            blocker=organiser if who == "blocked" else viewer,
-            blocked=viewer if who == "blocked" else organiser,
-        )
-    client = client_for(viewer)
+@pytest.mark.parametrize("who", UNSEEING)
+def test_the_page_and_the_panel_are_not_found_for_one_who_may_not_see_it(event, who):
+    client = client_for(unseeing_viewer(event, who))
     attendees = reverse("events:attendees", kwargs={"event_id": event.pk})
 
     assert page(client, event).status_code == 404
@@ -206,7 +193,7 @@ def test_a_cancelled_or_closed_event_says_so_and_its_buttons_are_off(club, ben):
     for event, line in (
         (cancelled, "Cancelled"),
         (closed, "RSVPs closed"),
-        (past_deadline, "The RSVP deadline has passed."),
+        (past_deadline, "The RSVP deadline for this event has passed."),
     ):
         response = page(client, event)
         assert line in text_of(response), line

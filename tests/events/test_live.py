@@ -30,14 +30,15 @@ from events.models import RSVP, Event
 from project.asgi import application
 from tests.chat.conftest import (  # noqa: F401
     HTMX,
-    NOTHING_TIMEOUT,
-    RECEIVE_TIMEOUT,
+    close_code,
     live_layer,
     redis_layer,
     tab_headers,
 )
 from tests.conftest import MemberFactory, client_for
+from tests.diary.test_live import assert_told_to_reconnect, frames_until_quiet
 from tests.events.conftest import make_event
+from tests.events.live_fixtures import UNSEEING, unseeing_viewer
 
 Status = RSVP.Status
 LANGUAGES = [code for code, _name in settings.LANGUAGES]
@@ -84,19 +85,6 @@ async def tabs(redis_layer):  # noqa: F811
             await communicator.disconnect()
 
 
-async def close_code(socket) -> int | None:
-    output = await socket.receive_output(timeout=RECEIVE_TIMEOUT)
-    return output["code"] if output["type"] == "websocket.close" else None
-
-
-async def frames_until_quiet(socket) -> list[str]:
-    found = []
-    while not await socket.receive_nothing(timeout=NOTHING_TIMEOUT):
-        output = await socket.receive_output()
-        found.append(output.get("text") or f"<close {output.get('code')}>")
-    return found
-
-
 async def answer(client, event, status, **fields):
     url = reverse("events:rsvp", kwargs={"event_id": event.pk})
     response = await sync_to_async(client.post)(
@@ -136,9 +124,7 @@ def event_version(event) -> int:
 # --- Who may open the stream ----------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "who", ["member", "organiser", "stranger", "banned", "blocked", "blocker"]
-)
+@pytest.mark.parametrize("who", ["member", "organiser", *UNSEEING])
 async def test_the_event_stream_is_authorized_as_the_page_is(club, ben, tabs, who):
     event = await new_event(club)
 
@@ -148,17 +134,7 @@ async def test_the_event_stream_is_authorized_as_the_page_is(club, ben, tabs, wh
             return ben
         if who == "organiser":
             return event.organiser
-        viewer = MemberFactory(nickname="eri")
-        if who == "banned":
-            Membership.objects.create(
-                community=club, member=viewer, status=Membership.Status.BANNED
-            )
-        elif who in ("blocked", "blocker"):
-            Membership.objects.create(community=club, member=viewer)
-            pair = (event.organiser, viewer)
-            blocker, blocked = pair if who == "blocked" else pair[::-1]
-            Block.objects.create(blocker=blocker, blocked=blocked)
-        return viewer
+        return unseeing_viewer(event, who)
 
     client = await alogin(await viewer_for())
     # The page says the same.
@@ -441,11 +417,6 @@ def test_publishing_reads_a_fixed_number_of_queries(
 
 
 # --- Revocation ----------------------------------------------------------------------
-
-
-async def assert_told_to_reconnect(socket) -> None:
-    output = await socket.receive_output(timeout=RECEIVE_TIMEOUT)
-    assert output == {"type": "websocket.close", "code": broadcast.CLOSE_RECHECK}
 
 
 @pytest.mark.parametrize("cause", ["ban", "block-by-organiser", "block-of-organiser"])
