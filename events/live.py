@@ -23,12 +23,11 @@ answer's RSVP.version): static/js/events.js keeps the newest of each, so one
 that arrives twice or late does no harm.
 """
 
-import zoneinfo
-
 from django.utils import timezone
 
 from chat import broadcast, fragments
 from events.models import RSVP, Event
+from project.timezones import zone_named
 
 TEMPLATE = "events/_rsvp.html"
 
@@ -93,8 +92,7 @@ def publish_event(event_id: int) -> None:
     event = Event.objects.filter(pk=event_id).first()
     if event is None:
         return
-    # The zone was checked when the event was written (events.actions).
-    with timezone.override(zoneinfo.ZoneInfo(event.time_zone)):
+    with timezone.override(zone_named(event.time_zone)):
         frames = render_per_language(
             "summary-live", {"event": event, **summary_context(event)}
         )
