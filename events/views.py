@@ -139,12 +139,16 @@ def _month_view(request, first: date):
     events = selectors.events_between(
         request.user, _local_midnight(first), _local_midnight(after)
     )
+    # Each day's events, each marked whether it starts that day (else it
+    # continues from an earlier one).
     on_day: dict[date, list] = {}
     for event in events:
-        day, last = _days_of(event)
-        day = max(day, first)
+        start, last = _days_of(event)
+        day = max(start, first)
         while day <= last and day < after:
-            on_day.setdefault(day, []).append(event)
+            on_day.setdefault(day, []).append(
+                {"event": event, "starts_here": day == start}
+            )
             day += timedelta(days=1)
     # Django's FIRST_DAY_OF_WEEK counts from Sunday, Python's calendar from
     # Monday.
@@ -153,6 +157,8 @@ def _month_view(request, first: date):
         [
             {
                 "date": day,
+                "number": day.day,
+                "weekday": WEEKDAYS_ABBR[day.weekday()],
                 "in_month": day.month == first.month,
                 "events": on_day.get(day, []),
             }

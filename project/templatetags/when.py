@@ -2,12 +2,14 @@
 
 `{{ value|when }}` is the long form (a list of invitations, a topic's last
 message); `{{ value|when_compact }}` is for chat, where a time alone is enough
-for today. Both render a <time> element whose `datetime` is the exact instant
-and whose `title` is the full date and time, in the site's time zone
-(TIME_ZONE) as every member sees it.
+for today; `{{ value|when_time }}` is the time of day alone (a day of the
+events' month). Each renders a <time> element whose `datetime` is the exact
+instant and whose `title` is the full date and time, in the current time
+zone: the member's own (project/timezones.py), else the site's (TIME_ZONE).
+`{{ day|when_month }}` writes a date's month and year (a month's calendar).
 """
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django import template
 from django.utils import timezone, translation
@@ -26,6 +28,7 @@ STYLES = {
         "time": "H:i",
         "datetime": "j M Y, H:i",
         "month_day_time": "j M, H:i",
+        "month": "F Y",
     },
     "ja": {
         "date": "Y年n月j日",
@@ -33,6 +36,7 @@ STYLES = {
         "time": "H:i",
         "datetime": "Y年n月j日 H:i",
         "month_day_time": "n月j日 H:i",
+        "month": "Y年n月",
     },
 }
 
@@ -81,3 +85,20 @@ def when_compact(value):
     if not isinstance(value, datetime):
         return ""
     return _time_element(value, compact_text(value))
+
+
+@register.filter
+def when_time(value):
+    if not isinstance(value, datetime):
+        return ""
+    return _time_element(value, date_format(timezone.localtime(value), _style("time")))
+
+
+@register.filter
+def when_month(value):
+    """A date's (or a moment's) month and year, as text."""
+    if isinstance(value, datetime):
+        value = timezone.localtime(value)
+    if not isinstance(value, date):
+        return ""
+    return date_format(value, _style("month"))

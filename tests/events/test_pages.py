@@ -471,6 +471,15 @@ def test_the_month_view_is_a_table_with_a_caption_and_links_to_its_neighbours(
     assert "No events this month." in html
 
 
+def test_the_month_is_written_in_the_members_language(aiko, club):
+    client = client_for(aiko)
+    client.post("/i18n/setlang/", {"language": "ja", "next": "/"})
+
+    html = client.get(f"/events/?month={LATER}-07").text
+
+    assert f"<caption>{LATER}年7月</caption>" in html
+
+
 def test_an_event_over_several_days_shows_on_each_of_them(club, aiko):
     make_event(
         club,
