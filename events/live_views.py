@@ -14,7 +14,6 @@ from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import Block
@@ -29,15 +28,15 @@ Status = RSVP.Status
 # the attendee list names everyone, a page at a time.
 SHOWN_MAX = 50
 ATTENDEES_PAGE_SIZE = 50
-# What the panel's buttons send as `status`: an answer, or taking it back.
+# What the panel's buttons send as `status`: an answer (events.actions checks
+# it), or taking it back.
 WITHDRAW = "withdraw"
-ANSWERS = (Status.GOING, Status.MAYBE, Status.NOT_GOING)
 
 
 def _attendees(event, hidden):
-    """The answers `viewer` may see named: not those of members hidden from
-    them by a block (they are counted, never named), nor of inactive
-    members."""
+    """The answers to `event` a viewer may see named: not those of the
+    members `hidden` from them by a block (counted, never named), nor of
+    inactive members."""
     return (
         RSVP.objects.filter(event=event, member__is_active=True)
         .exclude(member_id__in=hidden)
@@ -109,10 +108,8 @@ def rsvp(request, event_id):
         try:
             if status == WITHDRAW:
                 actions.withdraw(request.user, event)
-            elif status in ANSWERS:
-                actions.answer(request.user, event, status, guests)
             else:
-                raise NotAllowed(_("Answer Going, Maybe or Not going."))
+                actions.answer(request.user, event, status, guests)
         except NotAllowed as exc:
             if request.htmx:
                 return refusal(request, str(exc), exc.status)
