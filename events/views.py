@@ -255,39 +255,44 @@ def event_edit(request, event_id):
 # --- The organiser's tools -----------------------------------------------------------
 
 
-def event_cancel(request, event_id):
-    """GET asks to confirm; POST cancels (everyone who answered is told)."""
+def _confirmed(request, event_id, *, write, done: str, closing: bool):
+    """An organiser's write that cannot be undone: GET asks to confirm
+    (events/event_cancel_confirm.html), POST does `write(actor=, event=)`."""
     event, refused = _organised(request, event_id)
     if refused:
         return refused
     if request.method == "POST":
         try:
-            actions.cancel_event(actor=request.user, event=event)
+            write(actor=request.user, event=event)
         except NotAllowed as exc:
             return _refused(request, exc, event)
-        return _done(
-            request,
-            event,
-            _("The event was cancelled. Everyone who answered was told."),
-        )
+        return _done(request, event, done)
     return TemplateResponse(
-        request, "events/event_cancel_confirm.html", {"event": event, "closing": False}
+        request,
+        "events/event_cancel_confirm.html",
+        {"event": event, "closing": closing},
+    )
+
+
+def event_cancel(request, event_id):
+    """Cancel the event: everyone who answered is told."""
+    return _confirmed(
+        request,
+        event_id,
+        write=actions.cancel_event,
+        done=_("The event was cancelled. Everyone who answered was told."),
+        closing=False,
     )
 
 
 def event_close(request, event_id):
-    """GET asks to confirm; POST closes RSVPs before their deadline."""
-    event, refused = _organised(request, event_id)
-    if refused:
-        return refused
-    if request.method == "POST":
-        try:
-            actions.close_rsvps(actor=request.user, event=event)
-        except NotAllowed as exc:
-            return _refused(request, exc, event)
-        return _done(request, event, _("RSVPs are closed. No one can answer now."))
-    return TemplateResponse(
-        request, "events/event_cancel_confirm.html", {"event": event, "closing": True}
+    """Close RSVPs before their deadline."""
+    return _confirmed(
+        request,
+        event_id,
+        write=actions.close_rsvps,
+        done=_("RSVPs are closed. No one can answer now."),
+        closing=True,
     )
 
 

@@ -698,13 +698,20 @@ def test_an_empty_message_is_refused_and_sends_nothing(club, aiko, ben):
     assert not Notification.objects.filter(kind="event_message").exists()
 
 
+def friends_of_aiko(aiko, ben, chika):
+    """aiko's friends: ben and chika, members of the club, and olga, who is
+    not (returned)."""
+    olga = MemberFactory(nickname="olga")
+    for friend in (ben, chika, olga):
+        make_friends(aiko, friend)
+    return olga
+
+
 def test_inviting_lists_friends_in_the_community_who_have_not_answered(
-    club, aiko, ben, chika, daichi, cast
+    club, aiko, ben, chika, daichi
 ):
     event = make_event(club)
-    outsider = MemberFactory(nickname="olga")
-    for friend in (ben, chika, outsider):
-        make_friends(aiko, friend)
+    friends_of_aiko(aiko, ben, chika)
     actions.answer(chika, event, "maybe")
     client = client_for(aiko)
 
@@ -739,9 +746,7 @@ def test_inviting_someone_not_listed_is_refused_and_invites_no_one(
     club, aiko, ben, chika, who, error
 ):
     event = make_event(club)
-    olga = MemberFactory(nickname="olga")
-    for friend in (ben, chika, olga):
-        make_friends(aiko, friend)
+    olga = friends_of_aiko(aiko, ben, chika)
     actions.answer(chika, event, "going")
     member_ids = {"olga": [olga.pk], "chika": [chika.pk], "nobody": []}[who]
 
