@@ -206,24 +206,18 @@ def event_create(request, community_id):
         else:
             reason = _("Only the owner and moderators can create events here.")
         return refusal(request, reason, 403)
+
+    def save(data):
+        return actions.create_event(
+            organiser=request.user,
+            community=community,
+            time_zone=timezone.get_current_timezone_name(),
+            **data,
+        )
+
     form = EventForm(_posted(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            event = actions.create_event(
-                organiser=request.user,
-                community=community,
-                time_zone=timezone.get_current_timezone_name(),
-                **form.cleaned_data,
-            )
-        except NotAllowed as exc:
-            form.add_error(None, str(exc))
-        else:
-            flash.success(request, _("The event was created."))
-            return redirect(event)
-    return TemplateResponse(
-        request,
-        "events/event_form.html",
-        {"form": form, "community": community, "event": None},
+    return _event_form(
+        request, form, community, None, save, _("The event was created.")
     )
 
 
@@ -233,67 +227,83 @@ def event_edit(request, event_id):
     event, refused = _organised(request, event_id)
     if refused:
         return refused
+
+    def save(data):
+        changed = form.changed_fields(event)
+        if changed:
+            actions.update_event(actor=request.user, event=event, **changed)
+        return event
+
     initial = {name: getattr(event, name) for name in EventForm.base_fields}
     form = EventForm(_posted(request), initial=initial)
+    return _event_form(
+        request, form, event.community, event, save, _("The event was saved.")
+    )
+
+
+def _event_form(request, form, community, event, save, done: str):
+    """The create and edit page: on a valid POST, `save(cleaned_data)` and go
+    to the event it returns; a refusal is the form's error."""
     if request.method == "POST" and form.is_valid():
         try:
-            changed = form.changed_fields(event)
-            if changed:
-                actions.update_event(actor=request.user, event=event, **changed)
+            saved = save(form.cleaned_data)
         except NotAllowed as exc:
             form.add_error(None, str(exc))
         else:
-            flash.success(request, _("The event was saved."))
-            return redirect(event)
+            flash.success(request, done)
+            return redirect(saved)
     return TemplateResponse(
         request,
         "events/event_form.html",
-        {"form": form, "community": event.community, "event": event},
+        {"form": form, "community": community, "event": event},
     )
 
 
 # --- The organiser's tools -----------------------------------------------------------
 
 
-def _confirmed(request, event_id, *, write, done: str, closing: bool):
-    """An organiser's write that cannot be undone: GET asks to confirm
-    (events/event_cancel_confirm.html), POST does `write(actor=, event=)`."""
+# The organiser's writes that cannot be undone, each asked to confirm first:
+# the write, and what the organiser is told after it.
+IRREVERSIBLE = {
+    "cancel": (
+        actions.cancel_event,
+        gettext_lazy("The event was cancelled. Everyone who answered was told."),
+    ),
+    "close": (
+        actions.close_rsvps,
+        gettext_lazy("RSVPs are closed. No one can answer now."),
+    ),
+}
+
+
+def _confirmed(request, event_id, tool: str):
+    """GET asks to confirm (events/event_cancel_confirm.html); POST does the
+    write of IRREVERSIBLE[tool]."""
     event, refused = _organised(request, event_id)
     if refused:
         return refused
+    write, done = IRREVERSIBLE[tool]
     if request.method == "POST":
         try:
             write(actor=request.user, event=event)
         except NotAllowed as exc:
             return _refused(request, exc, event)
-        return _done(request, event, done)
+        return _done(request, event, str(done))
     return TemplateResponse(
         request,
         "events/event_cancel_confirm.html",
-        {"event": event, "closing": closing},
+        {"event": event, "closing": tool == "close"},
     )
 
 
 def event_cancel(request, event_id):
     """Cancel the event: everyone who answered is told."""
-    return _confirmed(
-        request,
-        event_id,
-        write=actions.cancel_event,
-        done=_("The event was cancelled. Everyone who answered was told."),
-        closing=False,
-    )
+    return _confirmed(request, event_id, "cancel")
 
 
 def event_close(request, event_id):
     """Close RSVPs before their deadline."""
-    return _confirmed(
-        request,
-        event_id,
-        write=actions.close_rsvps,
-        done=_("RSVPs are closed. No one can answer now."),
-        closing=True,
-    )
+    return _confirmed(request, event_id, "close")
 
 
 def event_message(request, event_id):
