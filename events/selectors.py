@@ -7,9 +7,9 @@ answer rides along as an annotation."""
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from accounts.models import Block, Friendship, Member
-from communities.models import Membership
-from events.access import visible_events
+from accounts.audience import friend_ids
+from accounts.models import Member
+from events.access import viewers_q, visible_events
 from events.models import RSVP
 
 # The community's page shows its next few events.
@@ -65,18 +65,13 @@ def going_events(member):
 
 
 def invitable_friends(actor, event):
-    """`actor`'s friends who may be invited to `event`: active members of its
-    community who see it (no block with its organiser) and have not answered
-    it, by nickname."""
+    """`actor`'s friends who may be invited to `event`, by nickname: those who
+    may see it (events.access.viewers_q: active members of its community, no
+    block with its organiser) and have not answered it. The rule
+    events.actions.invite_friends applies to the ids it is given."""
     return (
-        Member.objects.filter(
-            is_active=True,
-            pk__in=Friendship.objects.of(actor).values("friend"),
-            memberships__community_id=event.community_id,
-            memberships__status=Membership.Status.ACTIVE,
-        )
-        .exclude(pk__in=Block.objects.hidden_ids_for(actor))
-        .exclude(pk__in=Block.objects.hidden_ids_for(event.organiser_id))
-        .exclude(pk__in=RSVP.objects.filter(event=event).values("member"))
+        Member.objects.filter(is_active=True, pk__in=friend_ids(actor))
+        .filter(viewers_q(event))
+        .exclude(pk__in=RSVP.objects.filter(event=event).values("member_id"))
         .order_by("nickname_key")
     )

@@ -734,6 +734,26 @@ def test_inviting_lists_friends_in_the_community_who_have_not_answered(
     assert list(invited.values_list("recipient__nickname", flat=True)) == ["ben"]
 
 
+def test_a_moderator_cannot_invite_a_friend_the_organiser_blocked(cast, club, ben):
+    event = make_event(club)
+    moderator = cast["moderator"]
+    for friend in (ben, cast["blocked"]):
+        make_friends(moderator, friend)
+    client = client_for(moderator)
+
+    html = client.get(url("invite", event)).text
+    response = client.post(url("invite", event), {"members": [cast["blocked"].pk]})
+
+    listed = [
+        name
+        for name, control in labelled_controls(html).items()
+        if control.get("name") == "members"
+    ]
+    assert listed == ["ben"]
+    assert "Select a valid choice." in response.text
+    assert not Notification.objects.filter(kind="event_invitation").exists()
+
+
 @pytest.mark.parametrize(
     ("who", "error"),
     [
