@@ -6,7 +6,9 @@ address created, replaced and revoked from the settings page."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
@@ -391,6 +393,20 @@ def test_the_event_list_links_the_calendar_address(club, aiko):
     assert links_named(html, "Calendar address") == [
         reverse("events:calendar-settings")
     ]
+
+
+def test_the_feed_reads_the_same_number_of_queries_however_many_events(club, chika):
+    settings_post(chika, "create")
+    anonymous = Client()
+
+    def queries_for(count: int) -> int:
+        for _ in range(count):
+            actions.answer(chika, make_event(club, place="Garden"), "going")
+        with CaptureQueriesContext(connection) as queries:
+            assert len(parse(anonymous.get(feed_url(chika))).events) >= count
+        return len(queries)
+
+    assert queries_for(2) == queries_for(10)
 
 
 def test_a_member_made_for_the_feed_sees_nothing_else(club):
