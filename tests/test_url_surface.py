@@ -132,6 +132,24 @@ ALLOWED: dict[str, str | None] = {
     "photos/<photo_id>/edit/": "photos:photo-edit",
     "photos/<photo_id>/delete/": "photos:photo-delete",
     "photos/<photo_id>/<size>/": "photos:photo-file",
+    # Events: seen by the community's active members not separated from the
+    # organiser by a block, run by the organiser and the moderators
+    # (tests/events/test_access.py); the calendar feed needs no login, only
+    # its unguessable token (tests/events/test_calendar.py).
+    "events/": "events:list",
+    "events/new/<community_id>/": "events:create",
+    "events/<event_id>/": "events:detail",
+    "events/<event_id>/rsvp/": "events:rsvp",
+    "events/<event_id>/attendees/": "events:attendees",
+    "events/<event_id>/edit/": "events:edit",
+    "events/<event_id>/cancel/": "events:cancel",
+    "events/<event_id>/close/": "events:close",
+    "events/<event_id>/message/": "events:message",
+    "events/<event_id>/invite/": "events:invite",
+    "events/<event_id>/attendees.csv": "events:attendees-csv",
+    "events/<event_id>/calendar.ics": "events:ics",
+    "events/feed/<token>.ics": "events:feed",
+    "settings/calendar/": "events:calendar-settings",
     # Prometheus' figures of the answering process: staff or METRICS_TOKEN, a
     # plain 404 to anyone else (tests/test_metrics.py).
     "metrics": "metrics",
