@@ -8,6 +8,8 @@ Django's DateTimeField reads a typed time in the current zone and shows a
 stored one in it, and refuses a time that a change of clock skips or repeats
 there."""
 
+from datetime import datetime
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -92,12 +94,20 @@ class EventForm(forms.Form):
         return cleaned
 
     def changed_fields(self, event) -> dict:
-        """What the valid form changes of `event` (update_event's arguments)."""
+        """What the valid form changes of `event` (update_event's arguments).
+        A time is typed to the minute: one stored with seconds is unchanged
+        if the form leaves its minute as it was."""
         return {
             name: value
             for name, value in self.cleaned_data.items()
-            if getattr(event, name) != value
+            if _to_the_minute(getattr(event, name)) != value
         }
+
+
+def _to_the_minute(value):
+    if isinstance(value, datetime):
+        return value.replace(second=0, microsecond=0)
+    return value
 
 
 class MessageForm(forms.Form):

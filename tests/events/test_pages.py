@@ -5,6 +5,7 @@ tool one may see but not use is refused, 403, and changes nothing)."""
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -261,6 +262,34 @@ def test_the_organiser_edits_an_event_and_its_zone_stays(club, aiko, ben):
     assert event.ends_at == datetime(LATER, 7, 1, 12, 0, tzinfo=UTC)
     assert event.capacity == 4
     assert event.time_zone == "Asia/Tokyo"
+
+
+def test_saving_the_form_unchanged_tells_no_one_of_a_new_time(club, aiko, ben):
+    # Stored with seconds, shown to the minute.
+    start = datetime(LATER, 7, 1, 9, 0, 42, 123456, tzinfo=UTC)
+    event = make_event(club, starts_at=start, ends_at=start + timedelta(hours=2))
+    actions.answer(ben, event, "going")
+    client = client_for(aiko)
+    html = client.get(url("edit", event)).text
+    shown = dict(re.findall(r'name="(starts_at|ends_at)" value="([^"]*)"', html))
+
+    response = client.post(
+        url("edit", event),
+        form_data(
+            **shown,
+            title=event.title,
+            description="",
+            place="",
+            capacity="",
+            guests_allowed="0",
+        ),
+    )
+
+    assert response.status_code == 302
+
+    event.refresh_from_db()
+    assert event.starts_at == start
+    assert not Notification.objects.filter(kind="event_changed").exists()
 
 
 def test_a_bad_edit_changes_nothing(club, aiko):
