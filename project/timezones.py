@@ -35,18 +35,25 @@ def zone_of(member) -> zoneinfo.ZoneInfo:
 
 
 class TimeZoneMiddleware:
-    """After AuthenticationMiddleware (it reads request.user)."""
+    """After AuthenticationMiddleware (it reads request.user).
+
+    The zone is activated when a view is about to run, not for every request:
+    an address that does not exist reads no session (so its 404 has no
+    "Vary: Cookie", as project/metrics.py relies on), and LoginRequired-
+    Middleware reads the member there anyway."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            timezone.activate(zone_of(user))
         try:
             return self.get_response(request)
         finally:
             # A thread serves other requests after this one (and a test
             # client's thread runs the test): none may inherit the zone.
             timezone.deactivate()
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            timezone.activate(zone_of(user))

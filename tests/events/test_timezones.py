@@ -67,7 +67,11 @@ def test_anonymous_requests_use_the_sites_zone(aiko, rf):
         seen.append(timezone.get_current_timezone_name())
         return HttpResponse()
 
-    middleware = TimeZoneMiddleware(view)
+    def through_middleware(request):
+        middleware.process_view(request, view, (), {})
+        return view(request)
+
+    middleware = TimeZoneMiddleware(through_middleware)
     aiko.time_zone = "Pacific/Auckland"
     for user in (aiko, AnonymousUser()):
         request = rf.get("/")
@@ -120,3 +124,10 @@ def test_a_profile_form_without_the_zone_keeps_it(aiko):
     aiko.refresh_from_db()
     assert aiko.time_zone == "Europe/London"
     assert aiko.introduction == "hello"
+
+
+def test_an_address_that_does_not_exist_reads_no_session_for_the_zone(aiko):
+    response = client_for(aiko).get("/no-such-page-here")
+
+    assert response.status_code == 404
+    assert "Cookie" not in response.get("Vary", "")
