@@ -595,13 +595,19 @@ def withdraw(member: Member, event: Event) -> None:
     with transaction.atomic():
         event = _lock_seen(member, event.pk)
         _require_open(event)
-        rsvp = RSVP.objects.filter(event=event, member=member).first()
-        if rsvp is None:
-            return
-        rsvp.delete()
-        event.version += 1
-        left = [rsvp.waitlist_seq] if rsvp.status == Status.WAITLISTED else []
-        _recount_and_promote(event, [member.pk], left)
+        _take_back(event, member.pk)
+
+
+def _take_back(event: Event, member_id: int) -> None:
+    """Inside the event's lock: delete the member's answer, if any, and give
+    the seats it held to the waitlist."""
+    rsvp = RSVP.objects.filter(event=event, member_id=member_id).first()
+    if rsvp is None:
+        return
+    rsvp.delete()
+    event.version += 1
+    left = [rsvp.waitlist_seq] if rsvp.status == Status.WAITLISTED else []
+    _recount_and_promote(event, [member_id], left)
 
 
 def forget_unseen_answers(member_ids) -> None:
@@ -619,11 +625,4 @@ def forget_unseen_answers(member_ids) -> None:
         if member.is_active:
             stale = stale.exclude(event__in=visible_events(member))
         for event_id in sorted(stale.values_list("event_id", flat=True)):
-            event = _lock(event_id)
-            rsvp = RSVP.objects.filter(event=event, member=member).first()
-            if rsvp is None:
-                continue
-            rsvp.delete()
-            event.version += 1
-            left = [rsvp.waitlist_seq] if rsvp.status == Status.WAITLISTED else []
-            _recount_and_promote(event, [member.pk], left)
+            _take_back(_lock(event_id), member.pk)
