@@ -580,20 +580,25 @@ def calls_of(path, name: str) -> list[int]:
     ]
 
 
-def test_only_the_revocation_module_asks_sockets_to_reauthorize():
+@pytest.mark.parametrize(
+    "recheck",
+    # A member's own sockets; the sockets showing a diary entry; an event's.
+    ["recheck_member_sockets", "recheck_entry_sockets", "recheck_event_sockets"],
+)
+def test_only_the_revocation_module_asks_sockets_to_reauthorize(recheck):
     revocation = BASE_DIR / "project" / "revocation.py"
     broadcast_module = BASE_DIR / "chat" / "broadcast.py"
     offenders = {
         str(path.relative_to(BASE_DIR)): lines
         for path in own_python_files()
         if path not in (revocation, broadcast_module)
-        and (lines := calls_of(path, "recheck_member_sockets"))
+        and (lines := calls_of(path, recheck))
     }
 
     assert offenders == {}, (
         "Narrowing access goes through project/revocation.py (reauthorize_sockets)"
     )
-    assert calls_of(revocation, "recheck_member_sockets")
+    assert calls_of(revocation, recheck)
 
 
 def test_sockets_close_only_through_the_consumers_own_checks_or_revocation():

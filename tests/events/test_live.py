@@ -475,19 +475,3 @@ async def test_a_deletion_while_a_socket_is_connecting_still_reaches_it(
     socket = await tabs(await alogin(ben), event)
 
     assert await close_code(socket) == broadcast.CLOSE_RECHECK
-
-
-def test_only_the_revocation_module_asks_event_sockets_to_reauthorize():
-    from tests.chat.test_broadcast import BASE_DIR, own_python_files
-    from tests.chat.test_revocation import calls_of
-
-    revocation = BASE_DIR / "project" / "revocation.py"
-    broadcast_module = BASE_DIR / "chat" / "broadcast.py"
-    offenders = {
-        str(path.relative_to(BASE_DIR)): lines
-        for path in own_python_files()
-        if path not in (revocation, broadcast_module)
-        and (lines := calls_of(path, "recheck_event_sockets"))
-    }
-    assert offenders == {}
-    assert calls_of(revocation, "recheck_event_sockets")
