@@ -85,6 +85,19 @@ class Community(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
+    # The owner offered the community to this member, who has not yet
+    # accepted (moderation: a handover).
+    offered_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Members in their first hours may not post links (0: from the start).
+    link_wait_hours = models.PositiveSmallIntegerField(
+        _("hours before new members may post links"), default=24
+    )
     # Denormalised for the directory's sort and counts; kept by actions.
     member_count = models.PositiveIntegerField(default=0)
     last_activity_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -158,6 +171,8 @@ class Membership(models.Model):
         max_length=10, choices=Status.choices, default=Status.ACTIVE
     )
     muted_until = models.DateTimeField(null=True, blank=True)
+    # Why, as the moderator said it: shown to the muted member at the composer.
+    mute_reason = models.CharField(max_length=500, blank=True)
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -250,6 +265,10 @@ class Topic(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_message_at = models.DateTimeField(default=timezone.now)
     message_count = models.PositiveIntegerField(default=0)
+    # Seconds one member waits between messages (0: no slow mode).
+    slow_mode_seconds = models.PositiveIntegerField(default=0)
+    # A locked topic takes no new messages; reading stays.
+    locked_at = models.DateTimeField(null=True, blank=True)
 
     objects = TopicQuerySet.as_manager()
 

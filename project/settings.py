@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "diary",
     "photos",
     "events",
+    "moderation",
     # Last: its ready() connects to the models of the apps above.
     "project",
 ]
