@@ -71,6 +71,7 @@ urlpatterns = [
     path("diary/", include("diary.urls")),
     path("photos/", include("photos.urls")),
     path("", include("events.urls")),
+    path("", include("moderation.urls")),
     path("", include("chat.urls")),
     path("", include("accounts.urls")),
 ]

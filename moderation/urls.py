@@ -1,0 +1,6 @@
+from django.urls import path
+
+app_name = "moderation"
+
+# Included at the root (project/urls.py). Each part adds its own routes.
+urlpatterns: list = []
