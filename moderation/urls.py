@@ -1,6 +1,36 @@
 from django.urls import path
 
+from moderation import member_views
+
 app_name = "moderation"
 
 # Included at the root (project/urls.py). Each part adds its own routes.
-urlpatterns: list = []
+MEMBER = "communities/<id:community_id>/members/<id:member_id>/"
+
+urlpatterns: list = [
+    # Members and roles (moderation/members.py).
+    path(f"{MEMBER}mute/", member_views.member_mute, name="mute"),
+    path(f"{MEMBER}unmute/", member_views.member_unmute, name="unmute"),
+    path(f"{MEMBER}ban/", member_views.member_ban, name="ban"),
+    path(f"{MEMBER}unban/", member_views.member_unban, name="unban"),
+    path(
+        "communities/<id:community_id>/moderators/",
+        member_views.moderators,
+        name="moderators",
+    ),
+    path(
+        "communities/<id:community_id>/handover/",
+        member_views.handover,
+        name="handover",
+    ),
+    path(
+        "communities/<id:community_id>/moderation-log/",
+        member_views.audit_log,
+        name="audit-log",
+    ),
+    path(
+        "communities/<id:community_id>/removals/",
+        member_views.public_log,
+        name="public-log",
+    ),
+]
