@@ -286,8 +286,9 @@ def message_delete(request, message_id):
 @require_POST
 @_strangers_refused_at_the_composer
 def message_like(request, message_id):
-    message, _membership = access.access_message(request.user, message_id)
+    message, membership = access.access_message(request.user, message_id)
     try:
+        access.require_can_post(membership)  # a muted member may not like either
         message, liked = actions.toggle_like(member=request.user, message=message)
     except NotAllowed as exc:
         return refusal(request, str(exc), exc.status)
