@@ -1,6 +1,6 @@
 from django.urls import path
 
-from moderation import member_views
+from moderation import member_views, report_views
 
 app_name = "moderation"
 
@@ -32,5 +32,18 @@ urlpatterns: list = [
         "communities/<id:community_id>/removals/",
         member_views.public_log,
         name="public-log",
+    ),
+    # Reports (moderation/report_views.py).
+    path("report/", report_views.report_form, name="report"),
+    path("reports/", report_views.report_queue, name="reports"),
+    path(
+        "reports/<id:report_id>/resolve/",
+        report_views.report_resolve,
+        name="report-resolve",
+    ),
+    path(
+        "topics/<id:topic_id>/moderation-panel/",
+        report_views.topic_panel,
+        name="topic-panel",
     ),
 ]
