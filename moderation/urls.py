@@ -1,6 +1,6 @@
 from django.urls import path
 
-from moderation import member_views, report_views
+from moderation import filter_views, member_views, report_views
 
 app_name = "moderation"
 
@@ -33,6 +33,14 @@ urlpatterns: list = [
         member_views.public_log,
         name="public-log",
     ),
+    # Filters and held messages (moderation/filter_views.py).
+    path(
+        "communities/<id:community_id>/filters/",
+        filter_views.filters_page,
+        name="filters",
+    ),
+    path("held/<id:held_id>/approve/", filter_views.held_approve, name="held-approve"),
+    path("held/<id:held_id>/reject/", filter_views.held_reject, name="held-reject"),
     # Reports (moderation/report_views.py).
     path("report/", report_views.report_form, name="report"),
     path("reports/", report_views.report_queue, name="reports"),
