@@ -6,6 +6,7 @@ first, then broadcast. Fragments are rendered once per language on commit.
 """
 
 import json
+import math
 from contextlib import nullcontext
 from datetime import datetime
 
@@ -13,11 +14,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import Block, Member
 from chat import access, broadcast, fragments, text
 from chat.models import Like, Mention, Message
-from communities.access import NotAllowed, RateLimited
+from communities.access import Forbidden, NotAllowed, RateLimited
 from communities.models import Community, Membership, Topic, TopicRead
 from presence import notifications
 from project.ratelimit import Budget
@@ -95,7 +97,9 @@ def send_message(
 
     Preconditions: `membership` is the author's active membership of the
     topic's community (chat.access.access_topic). Refused when muted, empty,
-    too long, or past the WRITES budget (sends and edits). A second send with
+    too long, when the topic is locked or its slow mode says wait (a
+    RateLimited with `retry_after` seconds), or past the WRITES budget (sends
+    and edits). A second send with
     the same client_id returns the first message (created=False), broadcasts
     nothing new and costs no budget.
     """
@@ -114,6 +118,7 @@ def send_message(
                 _("This form is out of date. Reload the page and try again.")
             )
         return existing, False
+    _require_topic_open(topic, author=author, membership=membership)
     reply_to = None
     if reply_to_id:
         # Only a message the author can see: a guessed id of one hidden by a
@@ -159,6 +164,43 @@ def send_message(
     Community.objects.filter(pk=topic.community_id).update(last_activity_at=now)
     _read_up_to(member=author, topic=topic, last_id=message.pk)
     return message, True
+
+
+def _require_topic_open(topic: Topic, *, author: Member, membership: Membership):
+    """Refuse a message to a locked topic, or one sent sooner than the topic's
+    slow mode allows after the author's previous one there (moderators are
+    exempt from slow mode). Read from the topic's row as it is now, not as
+    the sending page last saw it: a stale page cannot get round either."""
+    slow_mode_seconds, locked_at = (
+        Topic.objects.filter(pk=topic.pk)
+        .values_list("slow_mode_seconds", "locked_at")
+        .get()
+    )
+    if locked_at is not None:
+        raise Forbidden(_("This topic is locked: no new messages."))
+    if not slow_mode_seconds or membership.is_moderator:
+        return
+    last = (
+        Message.objects.filter(topic=topic, author=author)
+        .order_by("-pk")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if last is None:
+        return
+    wait = slow_mode_seconds - (timezone.now() - last).total_seconds()
+    if wait > 0:
+        seconds = math.ceil(wait)
+        refused = RateLimited(
+            ngettext(
+                "Slow mode is on: you can send your next message in %(n)d second.",
+                "Slow mode is on: you can send your next message in %(n)d seconds.",
+                seconds,
+            )
+            % {"n": seconds}
+        )
+        refused.retry_after = seconds
+        raise refused
 
 
 def _notify_mentions(message: Message, mentioned, already=frozenset()) -> None:
@@ -267,18 +309,30 @@ def edit_message(*, message: Message, body: str) -> Message:
 
 
 def delete_message(*, message: Message) -> Message:
-    """Delete a message (its own author, or a moderator: checked by the caller).
-    The row stays as a tombstone so catch-up can tell open tabs."""
+    """Delete a message (its own author, or a moderator: checked by the caller,
+    moderation.room.delete_message). The row stays as a tombstone so
+    catch-up can tell open tabs; its replies change too (their quote now says
+    it was deleted), so they are pushed again and catch-up brings them."""
     if message.is_deleted:
         return message
     with transaction.atomic():
-        message.deleted_at = message.changed_at = timezone.now()
+        now = timezone.now()
+        message.deleted_at = message.changed_at = now
         message.body = ""
         message.body_html = ""
         message.save(update_fields=["deleted_at", "changed_at", "body", "body_html"])
         Mention.objects.filter(message=message).delete()
-        transaction.on_commit(lambda: broadcast_message(message, "message-replace"))
+        replies = Message.objects.filter(reply_to=message, deleted_at__isnull=True)
+        reply_ids = list(replies.values_list("pk", flat=True))
+        replies.update(changed_at=now)
+        transaction.on_commit(lambda: _broadcast_deleted(message, reply_ids))
     return message
+
+
+def _broadcast_deleted(message: Message, reply_ids: list[int]) -> None:
+    broadcast_message(message, "message-replace")
+    for reply in Message.objects.for_display().filter(pk__in=reply_ids):
+        broadcast_message(reply, "message-replace")
 
 
 def toggle_like(*, member: Member, message: Message) -> tuple[Message, bool]:

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -21,6 +22,7 @@ from chat.models import Like, Message
 from communities.access import AccessDenied, NotAllowed
 from communities.models import TopicRead
 from communities.views import community_page
+from moderation import room
 from presence import here
 from project.input import BadInput, datetime_param, int_param, ranges_param
 from project.overload import sheds_load
@@ -35,13 +37,19 @@ SYNC_OVERLAP = timedelta(seconds=5)
 shared_reads = catchup.SharedReads(CATCHUP_LIMIT)
 
 
-def _refused(request, topic, reason: str, status: int = 400):
+def _refused(request, topic, exc: NotAllowed):
     """A refused send: the reason for the composer (project/refusals.py), or a
-    flash and the page for a plain form post."""
+    flash and the page for a plain form post. A refusal that says when to
+    try again (slow mode) carries it as Retry-After."""
     if request.htmx:
-        return refusal(request, reason, status)
-    flash.error(request, reason)
-    return redirect(topic)
+        response = refusal(request, str(exc), exc.status)
+    else:
+        flash.error(request, str(exc))
+        response = redirect(topic)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _strangers_refused_at_the_composer(view):
@@ -124,8 +132,43 @@ def topic_detail(request, topic_id):
             "hidden_ids": hidden_ids,
             # Who's here now, for this viewer: one Redis call, one query.
             "here": here.listing(topic.pk, hidden_ids=hidden_ids),
+            "pins": room.pinned_messages(topic.pk),
+            **room.state_context(topic),
+            **_moderation_links(topic.community_id),
+            # The moderator's panel (recent reports) loads after the page.
+            "panel_url": (
+                _optional_url("moderation:topic-panel", topic_id=topic.pk)
+                if membership.is_moderator
+                else ""
+            ),
         },
     )
+
+
+def _optional_url(name: str, **kwargs) -> str:
+    try:
+        return reverse(name, kwargs=kwargs or None)
+    except NoReverseMatch:
+        return ""
+
+
+# A member id no one has, replaced by "{member}" in a link the page completes
+# with a message's author (static/js/chat.js).
+_ANY_MEMBER = 987654321
+
+
+def _moderation_links(community_id: int) -> dict:
+    """Where a message's menu leads (Report, Mute author, Ban author), for the
+    page to complete per message: the same for every message, so the
+    fragments stay the same for every viewer. Empty while a route is not
+    there."""
+    links = {"report_url": _optional_url("moderation:report")}
+    for action in ("mute", "ban"):
+        url = _optional_url(
+            f"moderation:{action}", community_id=community_id, member_id=_ANY_MEMBER
+        )
+        links[f"{action}_url"] = url.replace(str(_ANY_MEMBER), "{member}")
+    return links
 
 
 def _within(message_id: int, ranges: list[tuple[int, int]]) -> bool:
@@ -242,7 +285,7 @@ def message_create(request, topic_id):
             reply_to_id=reply_to,
         )
     except NotAllowed as exc:
-        return _refused(request, topic, str(exc), status=exc.status)
+        return _refused(request, topic, exc)
     if not request.htmx:
         return redirect(topic)
     prev_id = getattr(message, "prev_id", None)  # not known for a resend
@@ -279,7 +322,15 @@ def message_delete(request, message_id):
         message, _membership = access.access_deletable_message(request.user, message_id)
     except NotAllowed as exc:
         return refusal(request, str(exc), exc.status)
-    actions.delete_message(message=message)
+    try:
+        room.delete_message(
+            request.user,
+            message,
+            rule=request.POST.get("rule", ""),
+            reason=request.POST.get("reason", ""),
+        )
+    except NotAllowed as exc:
+        return refusal(request, str(exc), exc.status)
     return _message_response(request, message)
 
 

@@ -7,6 +7,7 @@ class ModerationConfig(AppConfig):
     verbose_name = _("Moderation")
 
     def ready(self):
-        from moderation import report_kinds
+        from moderation import kinds, report_kinds
 
+        kinds.register_all()
         report_kinds.register_all()

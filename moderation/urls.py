@@ -1,6 +1,6 @@
 from django.urls import path
 
-from moderation import filter_views, member_views, report_views
+from moderation import filter_views, member_views, report_views, room_views
 
 app_name = "moderation"
 
@@ -33,6 +33,11 @@ urlpatterns: list = [
         member_views.public_log,
         name="public-log",
     ),
+    # The room (moderation/room_views.py).
+    path("topics/<id:topic_id>/slow-mode/", room_views.slow_mode, name="slow-mode"),
+    path("topics/<id:topic_id>/lock/", room_views.lock, name="lock"),
+    path("messages/<id:message_id>/pin/", room_views.pin, name="pin"),
+    path("messages/<id:message_id>/unpin/", room_views.unpin, name="unpin"),
     # Filters and held messages (moderation/filter_views.py).
     path(
         "communities/<id:community_id>/filters/",

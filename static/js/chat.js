@@ -18,16 +18,18 @@
   var errorBox = document.getElementById("composer-" + topicId + "-error");
   var coarse = window.matchMedia("(pointer: coarse)").matches;
 
-  // One's own messages show Edit and Delete; a moderator's page shows Delete
-  // on every message. The rules are built here, through the CSSOM: the
+  // One's own messages show Edit and Delete in their menu; a moderator's page
+  // shows Delete on every message, and the moderator's items and controls
+  // (.mod-only). The rules are built here, through the CSSOM: the
   // Content-Security-Policy allows no <style> in the page.
+  var moderator = chat.hasAttribute("data-moderator");
   (function () {
     var own = '[data-author="' + parseInt(chat.dataset.member, 10) + '"]';
     var shown = [own + " .own-only", own + " .own-or-mod"];
-    if (chat.hasAttribute("data-moderator")) shown.push(".own-or-mod");
+    if (moderator) shown.push(".own-or-mod", ".mod-only");
     var sheet = new CSSStyleSheet();
     sheet.insertRule(shown.join(", ") + " { display: revert; }");
-    // Nobody blocks themself: "Block" is on everyone else's messages.
+    // Nobody blocks, reports, mutes or bans themself.
     sheet.insertRule(own + " .others-only { display: none; }");
     document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
   })();
@@ -421,16 +423,157 @@
 
   fragments.keepToShown(chat);
 
-  // Likes and deletes are sent from the log, not from their buttons: a live
-  // update can replace the message (an edit, a delete from another tab) while
-  // the request is in flight, and htmx looks for the answer's out-of-band
-  // targets inside the element that made the request, which is then no longer
-  // in the page (htmx:oobErrorNoTarget, the answer lost).
-  log.addEventListener("click", function (event) {
-    var button = event.target.closest(".msg-like, .msg-delete");
+  // Likes, deletes, pins and unpins are sent from the log, not from their
+  // buttons: a live update can replace the message (an edit, a delete from
+  // another tab) while the request is in flight, and htmx looks for the
+  // answer's out-of-band targets inside the element that made the request,
+  // which is then no longer in the page (htmx:oobErrorNoTarget, the answer
+  // lost).
+  chat.addEventListener("click", function (event) {
+    var button = event.target.closest(".msg-like, .msg-delete, .msg-pin, .msg-unpin");
     if (!button) return;
     if (button.classList.contains("msg-delete") && !window.confirm(button.dataset.confirm)) return;
     htmx.ajax("POST", button.dataset.url, { source: log, swap: "none" });
+  });
+
+  // A message's menu ("More actions", a menu button): Enter or Space opens
+  // it on its first item (ArrowDown too; ArrowUp on its last), the arrow
+  // keys, Home and End move among the items this viewer is shown, Escape
+  // closes it and gives the focus back to its button; choosing an item,
+  // Tab or a click elsewhere closes it.
+  var openMenu = null;
+  function menuItems(list) {
+    return Array.prototype.filter.call(list.querySelectorAll("[role=menuitem]"), function (item) {
+      return item.getClientRects().length > 0;
+    });
+  }
+  // Report, Mute author and Ban author lead where the page says (the same
+  // for every message; empty while that page does not exist yet).
+  function completeLinks(list) {
+    list.querySelectorAll("[data-link]").forEach(function (item) {
+      var base = chat.dataset[item.dataset.link + "Url"] || "";
+      item.parentNode.hidden = !base;
+      if (!base) return;
+      item.href = item.dataset.link === "report"
+        ? base + "?kind=message&id=" + item.dataset.id
+        : base.replace("{member}", item.dataset.id);
+    });
+  }
+  function closeMenu(returnFocus) {
+    if (!openMenu) return;
+    var menu = openMenu;
+    openMenu = null;
+    menu.list.hidden = true;
+    menu.button.setAttribute("aria-expanded", "false");
+    if (returnFocus) menu.button.focus();
+  }
+  function showMenu(button, last) {
+    closeMenu(false);
+    var list = document.getElementById(button.getAttribute("aria-controls"));
+    if (!list) return;
+    completeLinks(list);
+    list.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    openMenu = { button: button, list: list };
+    var items = menuItems(list);
+    if (items.length) items[last ? items.length - 1 : 0].focus();
+  }
+  log.addEventListener("click", function (event) {
+    var button = event.target.closest(".msg-menu-button");
+    if (button) {
+      if (openMenu && openMenu.button === button) closeMenu(true);
+      else showMenu(button, false);
+      return;
+    }
+    if (openMenu && event.target.closest("[role=menuitem]")) closeMenu(false);
+  });
+  document.addEventListener("click", function (event) {
+    if (openMenu && !openMenu.list.contains(event.target) && !openMenu.button.contains(event.target)) {
+      closeMenu(false);
+    }
+  });
+  log.addEventListener("keydown", function (event) {
+    var button = event.target.closest(".msg-menu-button");
+    if (button && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      event.preventDefault();
+      showMenu(button, event.key === "ArrowUp");
+      return;
+    }
+    if (!openMenu || !openMenu.list.contains(event.target)) return;
+    var items = menuItems(openMenu.list);
+    var at = items.indexOf(event.target);
+    var next = null;
+    if (event.key === "ArrowDown") next = items[(at + 1) % items.length];
+    else if (event.key === "ArrowUp") next = items[(at - 1 + items.length) % items.length];
+    else if (event.key === "Home") next = items[0];
+    else if (event.key === "End") next = items[items.length - 1];
+    else if (event.key === "Escape") {
+      event.preventDefault();
+      closeMenu(true);
+      return;
+    } else if (event.key === "Tab") {
+      closeMenu(false);
+      return;
+    } else if (event.key === " " && event.target.tagName === "A") {
+      event.preventDefault();
+      event.target.click();
+      return;
+    }
+    if (next) {
+      event.preventDefault();
+      next.focus();
+    }
+  });
+
+  // Slow mode and lock (moderation/room.py): the notices above the composer
+  // come live; after a send, a member waits out the slow mode with a
+  // countdown (the server refuses sooner ones anyway, with Retry-After).
+  var slowNotice = function () { return document.getElementById("topic-" + topicId + "-slow-mode-notice"); };
+  var countdown = document.getElementById("topic-" + topicId + "-countdown");
+  var countdownTimer = null;
+  function startCountdown(seconds) {
+    clearInterval(countdownTimer);
+    var until = Date.now() + seconds * 1000;
+    function tick() {
+      var left = Math.ceil((until - Date.now()) / 1000);
+      if (left <= 0) {
+        clearInterval(countdownTimer);
+        countdown.textContent = "";
+        return;
+      }
+      countdown.textContent = countdown.dataset.countdown.replace("%(seconds)s", left);
+    }
+    tick();
+    countdownTimer = setInterval(tick, 1000);
+  }
+  form.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || !countdown || moderator) return;
+    var retry = parseInt(xhr.getResponseHeader("Retry-After"), 10);
+    if (retry > 0) {
+      startCountdown(retry);
+    } else if (xhr.status === 201) {
+      var notice = slowNotice();
+      var seconds = notice ? parseInt(notice.dataset.slowMode, 10) : 0;
+      if (seconds > 0) startCountdown(seconds);
+    }
+  });
+  function showLocked() {
+    var locked = document.getElementById("topic-" + topicId + "-locked");
+    var isLocked = !!(locked && locked.hasAttribute("data-locked"));
+    form.classList.toggle("composer-locked", isLocked);
+    textarea.disabled = isLocked;
+  }
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    if (event.target.id === "topic-" + topicId + "-locked") showLocked();
+  });
+  showLocked();
+  // A moderator's control that was refused says why beside it.
+  chat.addEventListener("htmx:afterRequest", function (event) {
+    var controls = event.target.closest && event.target.closest(".topic-moderate");
+    if (!controls) return;
+    var box = controls.querySelector("[data-moderate-error]");
+    if (box) box.textContent = refusalOf(event) || "";
   });
 
   // Refused deletes and likes say why at the composer.
