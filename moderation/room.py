@@ -232,13 +232,24 @@ def _record_pin(kind, actor, topic: Topic, message: Message) -> None:
     transaction.on_commit(lambda: broadcast_pins(topic.pk))
 
 
+def pins_context(topic_id: int, pins, *, oob: bool = False, hidden_ids=()) -> dict:
+    """The `pins` fragment's context: a live one hides nothing (the hub keeps
+    it from pages hidden from one of its authors)."""
+    return {
+        "topic_id": topic_id,
+        "pins": pins,
+        "hidden_ids": frozenset(hidden_ids),
+        "oob": oob,
+    }
+
+
 def broadcast_pins(topic_id: int) -> None:
     """The pinned list, to every open page of the topic. Its authors are the
     frame's authors: the hub skips the pages of members hidden from one of
     them by a block (their page shows the list without that message)."""
     pins = pinned_messages(topic_id)
     frames = fragments.render_per_language(
-        "pins", {"topic_id": topic_id, "pins": pins, "oob": True}
+        "pins", pins_context(topic_id, pins, oob=True)
     )
     broadcast.send_topic_frames(
         topic_id, frames, author_ids=tuple({m.author_id for m in pins})

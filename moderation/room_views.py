@@ -62,12 +62,9 @@ def _pin_view(change):
             request,
             message.topic,
             "pins",
-            {
-                "topic_id": message.topic_id,
-                "pins": room.pinned_messages(message.topic_id),
-                "hidden_ids": set(),
-                "oob": True,
-            },
+            room.pins_context(
+                message.topic_id, room.pinned_messages(message.topic_id), oob=True
+            ),
         )
 
     view.__name__ = change.__name__
