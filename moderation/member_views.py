@@ -34,6 +34,7 @@ LOG_PAGE_SIZE = 50
 
 
 class MuteForm(forms.Form):
+    template = "moderation/mute_form.html"
     # Minutes; "lifted" for a mute until a moderator lifts it.
     UNTIL_LIFTED = "lifted"
     DURATIONS = [
@@ -54,27 +55,41 @@ class MuteForm(forms.Form):
         help_text=gettext_lazy("The member sees this at their composer."),
     )
     rule = forms.ChoiceField(
-        label=gettext_lazy("Rule"),
-        choices=[("", "—"), *Rule.choices],
-        required=False,
+        label=gettext_lazy("Rule"), choices=[("", "—"), *Rule.choices], required=False
     )
 
-    def minutes(self) -> int | None:
+    def act(self, actor, community, target) -> str:
         duration = self.cleaned_data["duration"]
-        return None if duration == self.UNTIL_LIFTED else int(duration)
+        members.mute_member(
+            actor,
+            community,
+            target,
+            minutes=None if duration == self.UNTIL_LIFTED else int(duration),
+            reason=self.cleaned_data["reason"],
+            rule=self.cleaned_data["rule"],
+        )
+        return _("%(nickname)s is muted.") % {"nickname": target.nickname}
 
 
 class BanForm(forms.Form):
+    template = "moderation/ban_confirm.html"
+
     reason = forms.CharField(
         label=gettext_lazy("Reason"),
         max_length=members.REASON_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-    rule = forms.ChoiceField(
-        label=gettext_lazy("Rule"),
-        choices=[("", "—"), *Rule.choices],
-        required=False,
-    )
+    rule = MuteForm.base_fields["rule"]
+
+    def act(self, actor, community, target) -> str:
+        members.ban_member(
+            actor,
+            community,
+            target,
+            reason=self.cleaned_data["reason"],
+            rule=self.cleaned_data["rule"],
+        )
+        return _("%(nickname)s is banned.") % {"nickname": target.nickname}
 
 
 def _back(request, community):
@@ -94,10 +109,10 @@ def _target(request, community_id, member_id):
     return community, get_object_or_404(Member, pk=member_id)
 
 
-def _member_form(request, community_id, member_id, *, form_class, template, act):
+def _member_form(request, community_id, member_id, form_class):
     """A page with a form about one member (mute, ban): 403 before the form
-    for who may not act on them; on a valid POST, `act(community, target,
-    form)` and back to where the menu was opened."""
+    for who may not act on them; on a valid POST, the form's act and back
+    to where the menu was opened."""
     community, target = _target(request, community_id, member_id)
     try:
         require_can_act_on(request.user, community, target)
@@ -106,7 +121,7 @@ def _member_form(request, community_id, member_id, *, form_class, template, act)
     form = form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            done = act(community, target, form)
+            done = form.act(request.user, community, target)
         except Forbidden as exc:
             return refusal(request, str(exc), exc.status)
         except NotAllowed as exc:
@@ -116,7 +131,7 @@ def _member_form(request, community_id, member_id, *, form_class, template, act)
             return _back(request, community)
     return TemplateResponse(
         request,
-        template,
+        form_class.template,
         {
             "community": community,
             "target": target,
@@ -127,46 +142,11 @@ def _member_form(request, community_id, member_id, *, form_class, template, act)
 
 
 def member_mute(request, community_id, member_id):
-    def act(community, target, form):
-        members.mute_member(
-            request.user,
-            community,
-            target,
-            minutes=form.minutes(),
-            reason=form.cleaned_data["reason"],
-            rule=form.cleaned_data["rule"],
-        )
-        return _("%(nickname)s is muted.") % {"nickname": target.nickname}
-
-    return _member_form(
-        request,
-        community_id,
-        member_id,
-        form_class=MuteForm,
-        template="moderation/mute_form.html",
-        act=act,
-    )
+    return _member_form(request, community_id, member_id, MuteForm)
 
 
 def member_ban(request, community_id, member_id):
-    def act(community, target, form):
-        members.ban_member(
-            request.user,
-            community,
-            target,
-            reason=form.cleaned_data["reason"],
-            rule=form.cleaned_data["rule"],
-        )
-        return _("%(nickname)s is banned.") % {"nickname": target.nickname}
-
-    return _member_form(
-        request,
-        community_id,
-        member_id,
-        form_class=BanForm,
-        template="moderation/ban_confirm.html",
-        act=act,
-    )
+    return _member_form(request, community_id, member_id, BanForm)
 
 
 def _member_post(request, community_id, member_id, act):

@@ -34,6 +34,19 @@ HANDOVER_STANDING = timedelta(days=30)
 REASON_MAX = 500
 
 
+def _record(kind: str, actor, community: Community, member, **fields):
+    """The audit row of an action on a member."""
+    return audit.record(
+        kind,
+        actor=actor,
+        community=community,
+        member=member,
+        target_kind=TargetKind.MEMBER,
+        target_id=member.pk,
+        **fields,
+    )
+
+
 def is_until_lifted(until) -> bool:
     return until is not None and until.year == UNTIL_LIFTED.year
 
@@ -109,13 +122,11 @@ def mute_member(
         membership.muted_until = until
         membership.mute_reason = reason
         membership.save(update_fields=["muted_until", "mute_reason"])
-        audit.record(
+        _record(
             ModerationAction.Kind.MUTE,
-            actor=actor,
-            community=community,
-            member=member,
-            target_kind=TargetKind.MEMBER,
-            target_id=member.pk,
+            actor,
+            community,
+            member,
             rule=rule,
             reason=reason,
             until=until,
@@ -135,14 +146,7 @@ def unmute_member(actor, community: Community, member) -> Membership:
         membership.muted_until = None
         membership.mute_reason = ""
         membership.save(update_fields=["muted_until", "mute_reason"])
-        audit.record(
-            ModerationAction.Kind.UNMUTE,
-            actor=actor,
-            community=community,
-            member=member,
-            target_kind=TargetKind.MEMBER,
-            target_id=member.pk,
-        )
+        _record(ModerationAction.Kind.UNMUTE, actor, community, member)
         _push_on_commit(member.pk, unmute_frame(community.pk))
     return membership
 
@@ -172,13 +176,11 @@ def ban_member(actor, community: Community, member, *, reason: str, rule="") -> 
         Community.objects.filter(pk=community.pk, offered_to=member).update(
             offered_to=None
         )
-        audit.record(
+        _record(
             ModerationAction.Kind.BAN,
-            actor=actor,
-            community=community,
-            member=member,
-            target_kind=TargetKind.MEMBER,
-            target_id=member.pk,
+            actor,
+            community,
+            member,
             rule=rule,
             reason=reason,
             public=True,
@@ -195,14 +197,7 @@ def unban_member(actor, community: Community, member) -> None:
             raise NotAllowed(_("This member is not banned."))
         membership.status = Membership.Status.LEFT
         membership.save(update_fields=["status"])
-        audit.record(
-            ModerationAction.Kind.UNBAN,
-            actor=actor,
-            community=community,
-            member=member,
-            target_kind=TargetKind.MEMBER,
-            target_id=member.pk,
-        )
+        _record(ModerationAction.Kind.UNBAN, actor, community, member)
 
 
 # --- Roles --------------------------------------------------------------------
@@ -218,14 +213,7 @@ def _set_role(actor, community: Community, member, *, role: str, kind: str):
         membership = community_actions.set_role(
             community=community, member_id=member.pk, role=role
         )
-        audit.record(
-            kind,
-            actor=actor,
-            community=community,
-            member=member,
-            target_kind=TargetKind.MEMBER,
-            target_id=member.pk,
-        )
+        _record(kind, actor, community, member)
     return membership
 
 
@@ -286,14 +274,7 @@ def offer_ownership(owner, community: Community, member) -> None:
     with transaction.atomic():
         Community.objects.filter(pk=community.pk).update(offered_to=member)
         community.offered_to = member
-        audit.record(
-            ModerationAction.Kind.OFFER_OWNERSHIP,
-            actor=owner,
-            community=community,
-            member=member,
-            target_kind=TargetKind.MEMBER,
-            target_id=member.pk,
-        )
+        _record(ModerationAction.Kind.OFFER_OWNERSHIP, owner, community, member)
 
 
 def _locked_offer(member, community: Community) -> Community:
@@ -322,14 +303,7 @@ def accept_ownership(member, community: Community) -> None:
         locked.owner = member
         locked.offered_to = None
         locked.save(update_fields=["owner", "offered_to"])
-        audit.record(
-            ModerationAction.Kind.TRANSFER,
-            actor=member,
-            community=locked,
-            member=old_owner,
-            target_kind=TargetKind.MEMBER,
-            target_id=old_owner.pk,
-        )
+        _record(ModerationAction.Kind.TRANSFER, member, locked, old_owner)
     community.owner = member
     community.offered_to = None
 

@@ -7,7 +7,7 @@ The live fixtures (`open_socket`, `live_layer`) are the chat tests' own.
 import pytest
 
 from communities import actions
-from communities.models import Membership
+from communities.models import JoinPolicy, Membership
 from moderation.models import ModerationAction
 from tests.chat.conftest import (  # noqa: F401 (fixtures)
     _fast_password_hashing,
@@ -25,6 +25,12 @@ def club(aiko, daichi, ben, chika):
         community=community, member_id=daichi.pk, role=Membership.Role.MODERATOR
     )
     return community
+
+
+@pytest.fixture
+def secret_club(aiko):
+    """aiko's secret community, which no one else knows of."""
+    return coffee_club(aiko, name="Hidden Room", join_policy=JoinPolicy.SECRET)
 
 
 @pytest.fixture

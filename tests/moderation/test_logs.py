@@ -6,7 +6,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from communities import actions as community_actions
 from moderation import audit, members
 from moderation.models import ModerationAction, Rule, TargetKind
 from tests.conftest import client_for
@@ -65,17 +64,9 @@ def test_a_member_is_refused_the_audit_log(club, ben):
     assert client_for(ben).get(audit_url(club)).status_code == 403
 
 
-def test_a_secret_communitys_logs_are_not_found_for_a_stranger(aiko, ben):
-    secret = community_actions.create_community(
-        owner=aiko,
-        name="Hidden",
-        category="other",
-        join_policy="secret",
-        topic_policy="members",
-    )
-
-    assert client_for(ben).get(audit_url(secret)).status_code == 404
-    assert client_for(ben).get(public_url(secret)).status_code == 404
+def test_a_secret_communitys_logs_are_not_found_for_a_stranger(secret_club, ben):
+    assert client_for(ben).get(audit_url(secret_club)).status_code == 404
+    assert client_for(ben).get(public_url(secret_club)).status_code == 404
 
 
 def test_the_public_log_lists_removals_without_the_moderators_name(

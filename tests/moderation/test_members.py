@@ -133,15 +133,8 @@ def test_staff_act_on_the_owner_too(club, staff, aiko):
     assert ModerationAction.objects.get(community=club).actor == staff
 
 
-def test_a_community_the_viewer_may_not_know_of_is_not_found(aiko, daichi, ben):
-    secret = community_actions.create_community(
-        owner=aiko,
-        name="Hidden",
-        category="other",
-        join_policy="secret",
-        topic_policy="members",
-    )
-    url = reverse("moderation:mute", args=[secret.pk, aiko.pk])
+def test_a_community_the_viewer_may_not_know_of_is_not_found(secret_club, aiko, ben):
+    url = reverse("moderation:mute", args=[secret_club.pk, aiko.pk])
 
     assert client_for(ben).get(url).status_code == 404
 
