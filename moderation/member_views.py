@@ -149,36 +149,31 @@ def member_ban(request, community_id, member_id):
     return _member_form(request, community_id, member_id, BanForm)
 
 
-def _member_post(request, community_id, member_id, act):
-    """A POST about one member with no form (unmute, unban)."""
+def _member_post(request, community_id, member_id, act, done):
+    """A POST about one member with no form (unmute, unban): `act(actor,
+    community, target)`, then `done` (with the target's nickname)."""
     community, target = _target(request, community_id, member_id)
     try:
-        done = act(community, target)
+        act(request.user, community, target)
+    except Forbidden as exc:
+        return refusal(request, str(exc), exc.status)
     except NotAllowed as exc:
-        if isinstance(exc, Forbidden):
-            return refusal(request, str(exc), exc.status)
         messages.error(request, str(exc))
     else:
-        messages.success(request, done)
+        messages.success(request, done % {"nickname": target.nickname})
     return _back(request, community)
 
 
 @require_POST
 def member_unmute(request, community_id, member_id):
-    def act(community, target):
-        members.unmute_member(request.user, community, target)
-        return _("%(nickname)s may post again.") % {"nickname": target.nickname}
-
-    return _member_post(request, community_id, member_id, act)
+    done = gettext_lazy("%(nickname)s may post again.")
+    return _member_post(request, community_id, member_id, members.unmute_member, done)
 
 
 @require_POST
 def member_unban(request, community_id, member_id):
-    def act(community, target):
-        members.unban_member(request.user, community, target)
-        return _("%(nickname)s is no longer banned.") % {"nickname": target.nickname}
-
-    return _member_post(request, community_id, member_id, act)
+    done = gettext_lazy("%(nickname)s is no longer banned.")
+    return _member_post(request, community_id, member_id, members.unban_member, done)
 
 
 # --- Roles --------------------------------------------------------------------

@@ -15,10 +15,12 @@ from chat import broadcast
 from communities import actions as community_actions
 from communities.access import Forbidden, NotAllowed
 from communities.models import Community, Membership
+from events import actions as event_actions
 from moderation import members
 from moderation.models import ModerationAction
 from tests.chat.conftest import HTMX, RECEIVE_TIMEOUT, close_code, refused
 from tests.conftest import client_for
+from tests.events.conftest import make_event
 from tests.factories import MessageFactory
 from tests.moderation.conftest import audit_kinds, membership
 
@@ -346,6 +348,40 @@ def test_banning_twice_is_refused_and_records_nothing_more(club, daichi, ben):
         ban(daichi, club, ben)
 
     assert audit_kinds(club) == ["ban"]
+
+
+def test_a_ban_takes_back_the_members_answers_to_its_events(club, daichi, ben):
+    event = make_event(club)
+    event_actions.answer(ben, event, "going")
+
+    ban(daichi, club, ben)
+
+    assert event_actions.answers_for(event, ben) is None
+
+
+def test_the_unmute_and_unban_buttons_lift_them(club, daichi, ben, chika):
+    mute(daichi, club, ben)
+    ban(daichi, club, chika)
+    client = client_for(daichi)
+
+    unmuted = client.post(reverse("moderation:unmute", args=[club.pk, ben.pk]))
+    unbanned = client.post(reverse("moderation:unban", args=[club.pk, chika.pk]))
+
+    assert unmuted.status_code == unbanned.status_code == 302
+    assert not membership(club, ben).is_muted()
+    assert membership(club, chika).status == Membership.Status.LEFT
+    assert audit_kinds(club) == ["mute", "ban", "unmute", "unban"]
+
+
+def test_lifting_what_is_not_there_says_so_and_records_nothing(club, daichi, ben):
+    client = client_for(daichi)
+
+    response = client.post(
+        reverse("moderation:unmute", args=[club.pk, ben.pk]), follow=True
+    )
+
+    assert "This member is not muted." in response.content.decode()
+    assert audit_kinds(club) == []
 
 
 # --- Roles and handover ------------------------------------------------------
