@@ -136,6 +136,9 @@ def _member_form(request, community_id, member_id, form_class):
             "community": community,
             "target": target,
             "form": form,
+            "target_membership": Membership.objects.filter(
+                community=community, member=target
+            ).first(),
             "next": request.POST.get("next") or request.GET.get("next", ""),
         },
     )

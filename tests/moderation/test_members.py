@@ -373,6 +373,20 @@ def test_the_unmute_and_unban_buttons_lift_them(club, daichi, ben, chika):
     assert audit_kinds(club) == ["mute", "ban", "unmute", "unban"]
 
 
+def test_the_mute_and_ban_pages_offer_to_lift_what_is_in_force(club, daichi, ben):
+    client = client_for(daichi)
+    mute_page = reverse("moderation:mute", args=[club.pk, ben.pk])
+    ban_page = reverse("moderation:ban", args=[club.pk, ben.pk])
+    assert "Lift the mute" not in client.get(mute_page).content.decode()
+    assert "Lift the ban" not in client.get(ban_page).content.decode()
+
+    mute(daichi, club, ben, minutes=None)
+    ban(daichi, club, ben)
+
+    assert "Lift the mute" in client.get(mute_page).content.decode()
+    assert "Lift the ban" in client.get(ban_page).content.decode()
+
+
 def test_lifting_what_is_not_there_says_so_and_records_nothing(club, daichi, ben):
     client = client_for(daichi)
 
