@@ -297,11 +297,11 @@ def test_block_list_query_count_stays_flat(
     more_blocks(10)
     aiko_client = client_for(aiko)
     # session, member, count, page with the blocked members, the navigation's
-    # counts (friend requests, notifications, footprints)
-    with django_assert_num_queries(7):
+    # counts (friend requests, notifications, footprints, reports)
+    with django_assert_num_queries(8):
         small = aiko_client.get("/settings/blocks/")
     more_blocks(90)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         large = aiko_client.get("/settings/blocks/")
 
     assert small.text.count(">Unblock</button>") == 10

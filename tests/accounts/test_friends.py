@@ -655,11 +655,11 @@ def test_the_requests_page_query_count_stays_flat(
     more_requests(3)
     aiko_client = client_for(aiko)
     # session, member, count + page of received, count + page of sent, the
-    # navigation's counts (friend requests, notifications, footprints)
-    with django_assert_num_queries(9):
+    # navigation's counts (friend requests, notifications, footprints, reports)
+    with django_assert_num_queries(10):
         small = aiko_client.get("/friends/requests/")
     more_requests(17)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         large = aiko_client.get("/friends/requests/")
 
     assert small.text.count(">Accept</button>") == 3
@@ -838,11 +838,11 @@ def test_the_friend_list_query_count_stays_flat(
     more_friends(10)
     # session, member, ben (with the block check), can_see (block, friends
     # of friends), count, page, the navigation's counts (friend requests,
-    # notifications, footprints)
-    with django_assert_num_queries(9):
+    # notifications, footprints, reports)
+    with django_assert_num_queries(10):
         small = aiko_client.get("/members/ben/friends/")
     more_friends(90)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         large = aiko_client.get("/members/ben/friends/")
 
     assert small.text.count('class="avatar avatar-small"') == 10

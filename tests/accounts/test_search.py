@@ -155,11 +155,11 @@ def test_search_query_count_stays_flat(
     more(10, 0)
     client = client_for(viewer)
     # session, member, count, page, the navigation's counts (friend requests,
-    # notifications, footprints)
-    with django_assert_num_queries(7):
+    # notifications, footprints, reports)
+    with django_assert_num_queries(8):
         small = client.get(URL, {"q": "sato"})
     more(90, 10)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         large = client.get(URL, {"q": "sato"})
 
     assert small.text.count('href="/members/sato') == 10

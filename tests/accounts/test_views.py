@@ -242,11 +242,11 @@ def test_friend_list_query_count_stays_flat_as_friends_grow(
 
     add_friends(3)
     # session, member, count of friendships, one page of friendships + friends,
-    # the navigation's counts (friend requests, notifications, footprints)
-    with django_assert_num_queries(7):
+    # the navigation's counts (friend requests, notifications, footprints, reports)
+    with django_assert_num_queries(8):
         small = member_client.get("/friends/")
     add_friends(27)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         large = member_client.get("/friends/")
 
     assert small.text.count('class="avatar avatar-small"') == 3
@@ -325,11 +325,11 @@ def test_invitation_list_query_count_stays_flat_as_invitations_grow(
 
     add_used_invitations(3, 0)
     # session, member, count of invitations, one page of invitations + invitees,
-    # the navigation's counts (friend requests, notifications, footprints)
-    with django_assert_num_queries(7):
+    # the navigation's counts (friend requests, notifications, footprints, reports)
+    with django_assert_num_queries(8):
         small = member_client.get("/invitations/")
     add_used_invitations(27, 3)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         large = member_client.get("/invitations/")
 
     assert small.text.count('href="/members/guest') == 3

@@ -249,8 +249,8 @@ def test_directory_query_count_stays_flat_as_communities_grow(owner, ben):
         assert len(listed(client.get("/communities/"))) == 20
 
     # Session, member, count and one page of rows; the navigation's counts
-    # (friend requests, notifications, footprints).
-    assert len(few) == len(many) == 7, [q["sql"] for q in many.captured_queries]
+    # (friend requests, notifications, footprints, reports).
+    assert len(few) == len(many) == 8, [q["sql"] for q in many.captured_queries]
 
 
 def test_directory_htmx_request_gets_the_results_partial_only(owner, ben):
