@@ -8,26 +8,8 @@
   "use strict";
 
   function refreshBadge() {
-    var badge = document.getElementById("report-count");
-    if (!badge || !badge.dataset.url || navigator.onLine === false) return;
-    fetch(badge.dataset.url, {
-      credentials: "same-origin",
-      headers: { "HX-Request": "true" },
-      cache: "no-store",
-    })
-      .then(function (response) {
-        return response.ok ? response.text() : null;
-      })
-      .then(function (html) {
-        var current = document.getElementById("report-count");
-        if (!html || !current) return;
-        var holder = document.createElement("template");
-        holder.innerHTML = html.trim();
-        var fresh = holder.content.firstElementChild;
-        if (!fresh || fresh.id !== "report-count") return;
-        current.replaceWith(fresh);
-      })
-      .catch(function () {});
+    // static/js/notifications.js (loaded first, by base.html).
+    if (window.Enishi && window.Enishi.refetchBadge) window.Enishi.refetchBadge("report-count");
   }
 
   document.addEventListener("htmx:wsBeforeMessage", function (event) {
@@ -38,4 +20,15 @@
   });
 
   document.addEventListener("htmx:wsOpen", refreshBadge);
+
+  // A resolve the server refused (project/refusals.py: 200 with X-Refused and
+  // its reason, nothing swapped) says why above the queue.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var path = event.detail.pathInfo && event.detail.pathInfo.requestPath;
+    var box = document.getElementById("report-refusal");
+    if (!box || !/\/reports\/\d+\/resolve\//.test(path || "")) return;
+    var xhr = event.detail.xhr;
+    var refused = xhr && (!xhr.status || xhr.getResponseHeader("X-Refused"));
+    box.textContent = refused ? (xhr.responseText || "").slice(0, 300) : "";
+  });
 })();
