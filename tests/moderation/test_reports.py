@@ -412,3 +412,58 @@ def test_report_notifications_stay_visible_only_to_the_reporter(
     reports.resolve(daichi, found, "dismissed")
     assert notifications.unread_count(chika) == 1
     assert notifications.unread_count(daichi) == 0
+
+
+# --- Events and photos ------------------------------------------------------------
+
+
+def test_an_event_report_goes_to_its_communitys_moderators_and_delete_cancels_it(
+    club, ben, chika, daichi
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from events.models import Event
+
+    starts = timezone.now() + timedelta(days=3)
+    event = Event.objects.create(
+        community=club,
+        organiser=ben,
+        title="Free beans",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=1),
+    )
+    found = reports.report(chika, "event", event.pk, "spam")
+    assert (found.community, found.target_member) == (club, ben)
+    assert "Free beans" in client_for(daichi).get(QUEUE).content.decode()
+    response = client_for(daichi).post(resolve_url(found), {"outcome": "deleted"})
+    assert response.status_code == 302
+    assert Event.objects.get(pk=event.pk).is_cancelled
+
+
+def test_a_photo_report_goes_to_staff_who_may_remove_it(club, ben, chika, staff):
+    from photos.models import Album, Photo
+
+    album = Album.objects.create(owner=ben, title="Trip", audience=Audience.MEMBERS)
+    photo = Photo.objects.create(
+        owner=ben,
+        album=album,
+        caption="Beach <script>",
+        thumbnail="photos/t.jpg",
+        display="photos/d.jpg",
+    )
+    found = reports.report(chika, "photo", photo.pk, "private")
+    assert (found.community, found.target_member) == (None, ben)
+    html = client_for(staff).get(QUEUE).content.decode()
+    assert "Beach &lt;script&gt;" in html
+    # No community: no one to mute or ban the author in.
+    assert ">Mute author</button>" not in html
+    response = client_for(staff).post(resolve_url(found), {"outcome": "muted"})
+    assert response.status_code == 400
+    response = client_for(staff).post(resolve_url(found), {"outcome": "deleted"})
+    assert response.status_code == 302
+    assert not Photo.objects.filter(pk=photo.pk).exists()
+    page = notification_html(chika)
+    assert "Your report (Photo): The content was removed" in page
+    assert "staffer" not in page
