@@ -3,7 +3,7 @@
 // <template id="live-reports" data-count="N">, which live.js keeps from being
 // swapped. On it, and whenever the socket (re)opens (a notice sent while it
 // was down never arrived), the nav's badge is fetched again in the page's
-// language, and an open queue (#report-queue) refetches its list.
+// language, and whatever lists reports (the queue) refetches itself.
 (function () {
   "use strict";
 
@@ -16,7 +16,8 @@
     var message = event.detail.message;
     if (typeof message !== "string" || message.indexOf('<template id="live-reports"') !== 0) return;
     refreshBadge();
-    if (document.getElementById("report-queue")) htmx.trigger(document.body, "reports-changed");
+    // What lists reports listens for this (the queue: hx-trigger="reports-changed from:body").
+    htmx.trigger(document.body, "reports-changed");
   });
 
   document.addEventListener("htmx:wsOpen", refreshBadge);
