@@ -14,16 +14,31 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext_lazy
 
 from accounts import friends, nicknames
 from accounts.images import reencode_avatar
 from accounts.models import Block, FriendRequest, Friendship, Invitation, Member
 from presence import notifications
+from project.ratelimit import Budget, TooFast
 from project.timezones import zone_names
+
+# Each request reaches another member's notifications: a budget per sender
+# (project/ratelimit.py), on top of the cap on pending ones.
+FRIEND_REQUESTS = Budget("friend-requests", limit=20, per=3600)
+SENDING_REQUESTS_TOO_FAST = ngettext_lazy(
+    "You are sending friend requests too fast. Try again in %(seconds)d second.",
+    "You are sending friend requests too fast. Try again in %(seconds)d seconds.",
+    "seconds",
+)
 
 
 class ActionRefused(Exception):
     """A write that was refused; str(exc) is the reason, fit to show the member."""
+
+
+class RateLimited(TooFast, ActionRefused):
+    """Too many in too short a time: 429, with `retry_after` seconds."""
 
 
 class MemberNotFound(ActionRefused):
@@ -331,6 +346,7 @@ def send_friend_request(
         )
     if sender.pk == recipient.pk:
         raise ActionRefused(_("You cannot send a friend request to yourself."))
+    FRIEND_REQUESTS.spend(sender.pk, SENDING_REQUESTS_TOO_FAST, RateLimited)
     now = timezone.now()
     with transaction.atomic():
         locked = _lock_pair(sender.pk, recipient.pk)

@@ -22,6 +22,7 @@ from accounts.forms import (
 )
 from accounts.images import ImageRejected
 from accounts.models import Block, Friendship, Invitation
+from project.refusals import refused
 
 BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
 
@@ -96,6 +97,8 @@ def friend_request_send(request, nickname):
     except actions.MemberNotFound as exc:
         raise Http404 from exc
     except actions.ActionRefused as exc:
+        if request.htmx:
+            return refused(request, exc)
         messages.error(request, str(exc))
     else:
         messages.success(

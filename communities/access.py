@@ -5,6 +5,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from communities.models import Community, JoinPolicy, Membership, TopicPolicy
+from project.ratelimit import TooFast
 
 
 class AccessDenied(Http404):
@@ -23,8 +24,9 @@ class Forbidden(NotAllowed):
     status = 403
 
 
-class RateLimited(NotAllowed):
-    status = 429
+class RateLimited(TooFast, NotAllowed):
+    """Too many in too short a time: 429, with `retry_after` seconds
+    (project.ratelimit.Budget.spend)."""
 
 
 def membership_of(member, community) -> Membership | None:

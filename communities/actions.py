@@ -5,16 +5,26 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext_lazy
 
 from accounts.images import reencode_square
 from accounts.models import Block, Friendship, Member
 from chat import actions as chat_actions
 from chat.models import Message
-from communities.access import NotAllowed
+from communities.access import NotAllowed, RateLimited
 from communities.models import Community, JoinPolicy, Membership, Topic, TopicPolicy
 from presence import notifications
+from project.ratelimit import Budget
 
 ICON_SIZE = 256
+# Each invitation reaches the friend's notifications: a budget per inviter
+# (project/ratelimit.py).
+INVITATIONS = Budget("community-invitations", limit=20, per=3600)
+INVITING_TOO_FAST = ngettext_lazy(
+    "You are inviting too fast. Try again in %(seconds)d second.",
+    "You are inviting too fast. Try again in %(seconds)d seconds.",
+    "seconds",
+)
 
 
 def _save_icon(community: Community, icon) -> None:
@@ -217,7 +227,8 @@ def invite_friend(
     *, inviter: Member, community: Community, friend_id: int
 ) -> Membership:
     """Invite a friend into a community (the caller checked the inviter is an
-    active member). The friend joins by accepting."""
+    active member). The friend joins by accepting. Refused past the
+    INVITATIONS budget (each one reaches the friend's notifications)."""
     friend = Member.objects.filter(pk=friend_id, is_active=True).first()
     if (
         friend is None
@@ -225,6 +236,7 @@ def invite_friend(
         or Block.objects.between(inviter, friend).exists()
     ):
         raise NotAllowed(_("You can only invite your friends."))
+    INVITATIONS.spend(inviter.pk, INVITING_TOO_FAST, RateLimited)
     with transaction.atomic():
         membership, created = Membership.objects.get_or_create(
             community=community,

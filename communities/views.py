@@ -20,6 +20,7 @@ from communities.models import Community, Membership, Topic
 from events import access as event_access
 from events import selectors as event_selectors
 from project.input import local_path
+from project.refusals import refused
 
 PAGE_SIZE = 20
 # The member list shows the owner first, then moderators, then members.
@@ -226,6 +227,8 @@ def _act(request, community_id, do, *, back_to="detail", next_url=""):
     try:
         message = do(community, membership)
     except access.NotAllowed as exc:
+        if request.htmx:
+            return refused(request, exc)
         messages.error(request, str(exc))
     else:
         messages.success(request, message)

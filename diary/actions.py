@@ -13,8 +13,9 @@ authorized again.
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext_lazy
 
-from accounts.actions import ActionRefused
+from accounts.actions import ActionRefused, RateLimited
 from accounts.audience import Audience
 from diary import live
 from diary.models import Comment, Entry, Like
@@ -31,10 +32,16 @@ MAX_PHOTOS = photo_actions.MAX_PER_ENTRY
 # a budget per member (across entries, tabs and processes).
 COMMENTS = Budget("diary-comments", limit=10, per=60)
 LIKES = Budget("diary-likes", limit=30, per=60)
-
-
-class RateLimited(ActionRefused):
-    """Too many in too short a time (answered 429)."""
+COMMENTING_TOO_FAST = ngettext_lazy(
+    "You are commenting too fast. Try again in %(seconds)d second.",
+    "You are commenting too fast. Try again in %(seconds)d seconds.",
+    "seconds",
+)
+LIKING_TOO_FAST = ngettext_lazy(
+    "You are liking too fast. Try again in %(seconds)d second.",
+    "You are liking too fast. Try again in %(seconds)d seconds.",
+    "seconds",
+)
 
 
 def _clean_text(value: str, *, max_length: int, empty: str, too_long: str) -> str:
@@ -131,8 +138,7 @@ def add_comment(*, author, entry: Entry, body: str) -> Comment:
         empty=_("Write a comment first."),
         too_long=_("A comment has at most %(max)d characters (this one has %(n)d)."),
     )
-    if COMMENTS.take(author.pk) is None:
-        raise RateLimited(_("You are commenting too fast. Wait a little."))
+    COMMENTS.spend(author.pk, COMMENTING_TOO_FAST, RateLimited)
     with transaction.atomic():
         # Under the entry's row lock, so an entry's comment ids are in commit
         # order: a catch-up that read past an id never misses a smaller one
@@ -162,8 +168,7 @@ def toggle_like(*, member, entry: Entry) -> bool:
     """Like the entry, or take the like back; True when it is now liked.
     After commit every open copy shows the new count, and a new like reaches
     the entry's author."""
-    if LIKES.take(member.pk) is None:
-        raise RateLimited(_("You are liking too fast. Wait a little."))
+    LIKES.spend(member.pk, LIKING_TOO_FAST, RateLimited)
     with transaction.atomic():
         deleted, _rows = Like.objects.filter(entry=entry, member=member).delete()
         liked = not deleted

@@ -30,7 +30,9 @@ def _refused(request, exc: ActionRefused, *, entry=None):
     if isinstance(exc, actions.RateLimited):
         status = 429
     if request.htmx or entry is None:
-        return refusal(request, str(exc), status)
+        return refusal(
+            request, str(exc), status, retry_after=getattr(exc, "retry_after", None)
+        )
     flash.error(request, str(exc))
     return redirect(entry)
 

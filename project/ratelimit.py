@@ -33,6 +33,7 @@ at 10 to 11 of 10, and refused about one post in 18 (issue 7's fault run).
 """
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -56,6 +57,18 @@ def now() -> float:
     return time.time()
 
 
+class TooFast:
+    """Mixed into an app's refusal class (communities.access.RateLimited,
+    diary.actions.RateLimited): answered 429, with `retry_after` seconds for
+    the Retry-After header (project/refusals.py); None when not known."""
+
+    status = 429
+
+    def __init__(self, message="", *, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class Budget:
     """At most `limit` actions named `name` per `per` seconds, per `who`;
@@ -68,6 +81,16 @@ class Budget:
     def _key(self, who, beat: int) -> str:
         return f"ratelimit:{self.name}:{who}:{beat}"
 
+    def _frame(self) -> tuple[int, int, int, int, int]:
+        """Where the window is now, in units of 1 / (limit * _MICRO) s: a
+        beat's length, the moment, its beat, the window's edge, and the beat
+        the edge cuts through (the window is `limit` beats less half a beat)."""
+        beat_units = self.per * _MICRO
+        position = round(now() * _MICRO) * self.limit
+        beat = position // beat_units
+        edge = position - self.limit * beat_units + beat_units // 2
+        return beat_units, position, beat, edge, edge // beat_units
+
     def take(self, who) -> str | None:
         """Count one action of `who`: the key to give it back with, or None
         (nothing counted) when the budget is spent.
@@ -79,13 +102,7 @@ class Budget:
         cache is not tried again for a few seconds (cache_guard), so sends
         do not each wait out Redis's connect timeout while it is down.
         """
-        # Positions in units of 1 / (limit * _MICRO) s: a beat is
-        # `beat_units` of them, the window `limit` beats less half a beat.
-        beat_units = self.per * _MICRO
-        position = round(now() * _MICRO) * self.limit
-        beat = position // beat_units
-        edge = position - self.limit * beat_units + beat_units // 2
-        first = edge // beat_units  # the beat the edge cuts through
+        beat_units, _position, beat, edge, first = self._frame()
         key = self._key(who, beat)
 
         def count_this_one():
@@ -113,6 +130,45 @@ class Budget:
         if in_view > self.limit:
             self.give_back(key)
             return None
+        return key
+
+    def retry_after(self, who) -> int:
+        """Whole seconds (at least 1) until `who`'s next action is allowed,
+        if they take none meanwhile: the first moment take() would count one
+        by its own rule, rounded up. 1 when the cache cannot be read."""
+        beat_units, _position, beat, edge, first = self._frame()
+        keys = [self._key(who, b) for b in range(first, beat + 1)]
+        read = cache_guard.attempt(
+            lambda: cache.get_many(keys), "Rate limit %s not read", self.name
+        )
+        if read is None:
+            return 1
+        counts = [read.get(k, 0) for k in keys]
+        target = edge
+        for index, count in enumerate(counts):
+            # With the edge in this beat, the beats after it count in full,
+            # and this one for ceil(count * after / beat) - 1 (take()); the
+            # new action itself is one more.
+            room = self.limit - 1 - sum(counts[index + 1 :])
+            if room < 0:
+                continue
+            start = (first + index) * beat_units
+            after_most = beat_units if not count else (room + 1) * beat_units // count
+            target = max(edge, start, start + beat_units - after_most)
+            break
+        else:
+            target = max(edge, (beat + 1) * beat_units)
+        wait = (target - edge) / (self.limit * _MICRO)
+        return max(1, math.ceil(wait))
+
+    def spend(self, who, words, refused: type[Exception]) -> str:
+        """take(), or raise `refused(words % {"seconds": n}, retry_after=n)`
+        when the budget is spent: `words` say so and when to try again
+        (ngettext_lazy(..., "seconds"))."""
+        key = self.take(who)
+        if key is None:
+            seconds = self.retry_after(who)
+            raise refused(words % {"seconds": seconds}, retry_after=seconds)
         return key
 
     def give_back(self, key: str) -> None:

@@ -10,9 +10,14 @@ anywhere, and the page's script shows it where the member acted
 (static/js/chat.js). Every other client (a plain form, a script, a test)
 gets the real status.
 
+A refusal for going too fast (a spent rate budget, slow mode) says when to
+try again in `Retry-After`, whole seconds, for both kinds of client.
+
 Full-page forms with errors are not refusals in this sense: they answer 200
 with the form and its errors, as Django's own views do.
 """
+
+import math
 
 from django.http import HttpResponse
 
@@ -25,13 +30,30 @@ def is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def refusal(request, reason: str, status: int) -> HttpResponse:
-    """`reason` (already translated, for the member) refused with `status`."""
+def refusal(
+    request, reason: str, status: int, *, retry_after: int | None = None
+) -> HttpResponse:
+    """`reason` (already translated, for the member) refused with `status`;
+    `retry_after`: seconds until it may be tried again."""
     if not is_htmx(request):
-        return HttpResponse(
+        response = HttpResponse(
             reason, status=status, content_type="text/plain; charset=utf-8"
         )
-    response = HttpResponse(reason, content_type="text/plain; charset=utf-8")
-    response[REFUSED_HEADER] = str(status)
-    response["HX-Reswap"] = "none"
+    else:
+        response = HttpResponse(reason, content_type="text/plain; charset=utf-8")
+        response[REFUSED_HEADER] = str(status)
+        response["HX-Reswap"] = "none"
+    if retry_after is not None:
+        response["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return response
+
+
+def refused(request, exc: Exception) -> HttpResponse:
+    """The refusal an app's exception stands for: its words, its `status`
+    (400 when it has none) and its `retry_after` when it has one."""
+    return refusal(
+        request,
+        str(exc),
+        getattr(exc, "status", 400),
+        retry_after=getattr(exc, "retry_after", None),
+    )
