@@ -14,15 +14,16 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, ngettext_lazy
 
 from accounts.models import Block, Member
 from chat import access, broadcast, fragments, text
 from chat.models import Like, Mention, Message
 from communities.access import Forbidden, NotAllowed, RateLimited
 from communities.models import Community, Membership, Topic, TopicRead
+from moderation import filters
 from presence import notifications
-from project.ratelimit import Budget
+from project.ratelimit import UNCOUNTED, Budget
 
 MAX_LENGTH = 4000
 MAX_CLIENT_ID = 64
@@ -34,6 +35,21 @@ LIKE_LIMIT = 20
 RATE_WINDOW = 10  # seconds
 WRITES = Budget("chat-writes", limit=RATE_LIMIT, per=RATE_WINDOW)
 LIKES = Budget("chat-likes", limit=LIKE_LIMIT, per=RATE_WINDOW)
+SENDING_TOO_FAST = ngettext_lazy(
+    "You are sending messages too fast. Try again in %(seconds)d second.",
+    "You are sending messages too fast. Try again in %(seconds)d seconds.",
+    "seconds",
+)
+EDITING_TOO_FAST = ngettext_lazy(
+    "You are changing messages too fast. Try again in %(seconds)d second.",
+    "You are changing messages too fast. Try again in %(seconds)d seconds.",
+    "seconds",
+)
+LIKING_TOO_FAST = ngettext_lazy(
+    "You are liking too fast. Try again in %(seconds)d second.",
+    "You are liking too fast. Try again in %(seconds)d seconds.",
+    "seconds",
+)
 
 
 def clean_body(body: str) -> str:
@@ -89,6 +105,7 @@ def send_message(
     body: str,
     client_id: str,
     reply_to_id: int | None = None,
+    approved: bool = False,
 ) -> tuple[Message, bool]:
     """Save a message and broadcast it to `topic.<id>` after commit.
 
@@ -99,9 +116,12 @@ def send_message(
     topic's community (chat.access.access_topic). Refused when muted, empty,
     too long, when the topic is locked or its slow mode says wait (a
     RateLimited with `retry_after` seconds), or past the WRITES budget (sends
-    and edits). A second send with
-    the same client_id returns the first message (created=False), broadcasts
-    nothing new and costs no budget.
+    and edits), or by the community's filters (moderation.filters); a
+    message a filter holds is kept for the moderators and refused as
+    HeldForReview. `approved`: a held message a moderator approved
+    (moderation.held), past the filters and the budget it already passed.
+    A second send with the same client_id returns the first message
+    (created=False), broadcasts nothing new and costs no budget.
     """
     access.require_can_post(membership)
     body = clean_body(body)
@@ -130,9 +150,19 @@ def send_message(
             .first()
         )
     body_html, mentioned = _render_body(body, author=author, topic=topic)
-    counted = WRITES.take(author.pk)
-    if counted is None:
-        raise RateLimited(_("You are sending messages too fast. Wait a few seconds."))
+    if approved:
+        counted = UNCOUNTED
+    else:
+        counted = WRITES.spend(author.pk, SENDING_TOO_FAST, RateLimited)
+        if filters.check_message(topic.community, author, body) == filters.HOLD:
+            filters.hold_message(
+                topic=topic,
+                author=author,
+                body=body,
+                client_id=client_id,
+                reply_to_id=reply_to.pk if reply_to else None,
+            )
+            raise filters.HeldForReview()
     now = timezone.now()
     message = Message(
         topic=topic,
@@ -288,8 +318,13 @@ def edit_message(*, message: Message, body: str) -> Message:
     body_html, mentioned = _render_body(
         body, author=message.author, topic=message.topic
     )
-    if WRITES.take(message.author_id) is None:
-        raise RateLimited(_("You are changing messages too fast. Wait a few seconds."))
+    WRITES.spend(message.author_id, EDITING_TOO_FAST, RateLimited)
+    verdict = filters.check_message(message.topic.community, message.author, body)
+    if verdict == filters.HOLD:
+        # An edit is not held: the message is already out.
+        raise NotAllowed(
+            _("This change has a word moderators review first: send it anew.")
+        )
     with transaction.atomic():
         already = set(
             Mention.objects.filter(message=message).values_list("member_id", flat=True)
@@ -340,8 +375,7 @@ def toggle_like(*, member: Member, message: Message) -> tuple[Message, bool]:
     past the LIKES budget (each toggle is pushed to every listener)."""
     if message.is_deleted:
         raise NotAllowed(_("This message was deleted."))
-    if LIKES.take(member.pk) is None:
-        raise RateLimited(_("You are liking too fast. Wait a few seconds."))
+    LIKES.spend(member.pk, LIKING_TOO_FAST, RateLimited)
     with transaction.atomic():
         deleted, _n = Like.objects.filter(message=message, member=member).delete()
         if not deleted:

@@ -26,7 +26,7 @@ from moderation import room
 from presence import here
 from project.input import BadInput, datetime_param, int_param, ranges_param
 from project.overload import sheds_load
-from project.refusals import refusal
+from project.refusals import refusal, refused
 
 PAGE_SIZE = 50
 # Messages per catch-up answer. After an outage every tab asks at once, and a
@@ -311,7 +311,7 @@ def message_edit(request, message_id):
         message, _membership = access.access_editable_message(request.user, message_id)
         actions.edit_message(message=message, body=request.POST.get("body", ""))
     except NotAllowed as exc:
-        return refusal(request, str(exc), exc.status)
+        return refused(request, exc)
     return _message_response(request, message)
 
 
@@ -342,7 +342,7 @@ def message_like(request, message_id):
         access.require_can_post(membership)  # a muted member may not like either
         message, liked = actions.toggle_like(member=request.user, message=message)
     except NotAllowed as exc:
-        return refusal(request, str(exc), exc.status)
+        return refused(request, exc)
     if not request.htmx:
         return redirect(message.topic)
     return TemplateResponse(

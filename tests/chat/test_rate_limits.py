@@ -31,9 +31,9 @@ from tests.factories import MessageFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SENDING_TOO_FAST = "You are sending messages too fast. Wait a few seconds."
-EDITING_TOO_FAST = "You are changing messages too fast. Wait a few seconds."
-LIKING_TOO_FAST = "You are liking too fast. Wait a few seconds."
+SENDING_TOO_FAST = "You are sending messages too fast. Try again in 10 seconds."
+EDITING_TOO_FAST = "You are changing messages too fast. Try again in 10 seconds."
+LIKING_TOO_FAST = "You are liking too fast. Try again in 10 seconds."
 
 
 @pytest.fixture(autouse=True)
