@@ -7,7 +7,8 @@ class ModerationConfig(AppConfig):
     verbose_name = _("Moderation")
 
     def ready(self):
-        from moderation import kinds, report_kinds
+        from moderation import kinds, member_kinds, report_kinds
 
         kinds.register_all()
         report_kinds.register_all()
+        member_kinds.register_all()

@@ -23,6 +23,7 @@ from communities.models import Community, Membership
 from moderation import audit
 from moderation.access import require_can_act_on
 from moderation.models import ModerationAction, Rule, TargetKind
+from presence import notifications
 
 MUTE_MIN_MINUTES = 10
 MUTE_MAX_MINUTES = 7 * 24 * 60
@@ -122,7 +123,7 @@ def mute_member(
         membership.muted_until = until
         membership.mute_reason = reason
         membership.save(update_fields=["muted_until", "mute_reason"])
-        _record(
+        action = _record(
             ModerationAction.Kind.MUTE,
             actor,
             community,
@@ -132,6 +133,8 @@ def mute_member(
             until=until,
             detail="" if minutes is None else str(minutes),
         )
+        # Told without the moderator's name (no actor).
+        notifications.notify(member.pk, "member_muted", target_id=action.pk)
         _push_on_commit(member.pk, mute_frame(community.pk, until, reason))
     return membership
 
@@ -275,6 +278,9 @@ def offer_ownership(owner, community: Community, member) -> None:
         Community.objects.filter(pk=community.pk).update(offered_to=member)
         community.offered_to = member
         _record(ModerationAction.Kind.OFFER_OWNERSHIP, owner, community, member)
+        notifications.notify(
+            member.pk, "ownership_offered", actor_id=owner.pk, target_id=community.pk
+        )
 
 
 def _locked_offer(member, community: Community) -> Community:

@@ -18,6 +18,7 @@ from communities.models import Community, Membership
 from events import actions as event_actions
 from moderation import members
 from moderation.models import ModerationAction
+from presence.models import Notification
 from tests.chat.conftest import HTMX, RECEIVE_TIMEOUT, close_code, refused
 from tests.conftest import client_for
 from tests.events.conftest import make_event
@@ -508,9 +509,57 @@ def test_an_offer_is_refused_after_leaving_and_rejoining(club, aiko, ben):
     assert Community.objects.get(pk=club.pk).owner == aiko
 
 
+# --- Notifications -------------------------------------------------------------
+
+
+def notifications_page(member) -> str:
+    return client_for(member).get(reverse("presence:notifications")).content.decode()
+
+
+def test_the_muted_member_is_told_why_without_the_moderators_name(club, daichi, ben):
+    mute(daichi, club, ben, minutes=None, reason="Shouting")
+
+    html = notifications_page(ben)
+    assert (
+        "You are muted in Shimokita Coffee Club until the mute is lifted: Shouting"
+        in html
+    )
+    assert "daichi" not in html
+
+    members.unmute_member(daichi, club, ben)
+
+    assert "You are muted" not in notifications_page(ben)
+
+
+def test_the_offered_member_is_told_and_led_to_the_handover_page(club, aiko, ben):
+    standing(club, ben, 31)
+    members.offer_ownership(aiko, club, ben)
+
+    html = notifications_page(ben)
+    assert "aiko offers you Shimokita Coffee Club: become its owner?" in html
+    notification = Notification.objects.get(recipient=ben, kind="ownership_offered")
+    opened = client_for(ben).post(
+        reverse("presence:notification-open", args=[notification.pk])
+    )
+    assert opened["Location"] == reverse("moderation:handover", args=[club.pk])
+
+    members.decline_ownership(ben, club)
+
+    assert "offers you" not in notifications_page(ben)
+
+
 # --- Live --------------------------------------------------------------------
 
 live = pytest.mark.django_db(transaction=True)
+
+
+async def template_frame(socket) -> str:
+    """The next bare notice the socket gets, past the unread badge that a
+    notification pushes to the same socket."""
+    while True:
+        frame = await socket.receive_from(timeout=RECEIVE_TIMEOUT)
+        if frame.startswith("<template"):
+            return frame
 
 
 @live
@@ -521,16 +570,16 @@ async def test_the_mute_notice_reaches_the_members_open_socket(
 
     await sync_to_async(mute)(daichi, club, ben, minutes=None, reason="Calm <down>")
 
-    frame = await socket.receive_from(timeout=RECEIVE_TIMEOUT)
-    assert frame == (
+    assert await template_frame(socket) == (
         f'<template id="live-mute" data-community="{club.pk}" data-until="" '
         'data-reason="Calm &lt;down&gt;"></template>'
     )
 
     await sync_to_async(members.unmute_member)(daichi, club, ben)
 
-    frame = await socket.receive_from(timeout=RECEIVE_TIMEOUT)
-    assert frame == f'<template id="live-unmute" data-community="{club.pk}"></template>'
+    assert await template_frame(socket) == (
+        f'<template id="live-unmute" data-community="{club.pk}"></template>'
+    )
 
 
 @live
