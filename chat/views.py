@@ -53,9 +53,10 @@ def _refused(request, topic, exc: NotAllowed):
 
 
 def _strangers_refused_at_the_composer(view):
-    """A write from the topic page to a topic or message the member may not
-    see (left, banned, never there, or no such id: the same words for each) is
-    refused at the composer; a 404 page's HTML would show there as markup.
+    """A write (or a catch-up) from the topic page to a topic or message the
+    member may not see (left, banned, never there, or no such id: the same
+    words for each) is refused at the composer; a 404 page's HTML would show
+    there as markup, and a page banned meanwhile would log it as an error.
     Plain requests get the 404 page."""
 
     @functools.wraps(view)
@@ -177,6 +178,7 @@ def _within(message_id: int, ranges: list[tuple[int, int]]) -> bool:
 
 @require_GET
 @sheds_load
+@_strangers_refused_at_the_composer
 def message_list(request, topic_id):
     """Fragments for the topic page: `?before=<id>` for the page of older
     messages, `?after=<id>[&since=<time>][&have=<id ranges>]` for catch-up

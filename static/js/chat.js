@@ -454,9 +454,11 @@
       var base = chat.dataset[item.dataset.link + "Url"] || "";
       item.parentNode.hidden = !base;
       if (!base) return;
+      // Back to this topic when its form is done.
+      var next = "next=" + encodeURIComponent(location.pathname);
       item.href = item.dataset.link === "report"
-        ? base + "?kind=message&id=" + item.dataset.id
-        : base.replace("{member}", item.dataset.id);
+        ? base + "?kind=message&id=" + item.dataset.id + "&" + next
+        : base.replace("{member}", item.dataset.id) + "?" + next;
     });
   }
   function closeMenu(returnFocus) {
@@ -568,12 +570,16 @@
     if (event.target.id === "topic-" + topicId + "-locked") showLocked();
   });
   showLocked();
-  // A moderator's control that was refused says why beside it.
-  chat.addEventListener("htmx:afterRequest", function (event) {
-    var controls = event.target.closest && event.target.closest(".topic-moderate");
+  // The moderator's controls (slow mode, lock) are sent from the log too:
+  // the socket brings their new state, replacing the form that asked, often
+  // before the answer (see above). A refusal says why at the composer.
+  chat.addEventListener("submit", function (event) {
+    var controls = event.target.closest(".topic-moderate");
     if (!controls) return;
-    var box = controls.querySelector("[data-moderate-error]");
-    if (box) box.textContent = refusalOf(event) || "";
+    event.preventDefault();
+    var values = {};
+    new FormData(event.target).forEach(function (value, name) { values[name] = value; });
+    htmx.ajax("POST", event.target.action, { source: log, swap: "none", values: values });
   });
 
   // Refused deletes and likes say why at the composer.

@@ -444,3 +444,18 @@ async def test_a_deletion_pin_and_lock_reach_an_open_page(
     assert f'<p id="topic-{topic.pk}-locked"' in frame
     assert "This topic is locked." in frame
     assert f'<p id="topic-{topic.pk}-slow-mode-notice"' in frame
+
+
+def test_a_banned_members_open_page_is_refused_its_catch_up_not_sent_a_404_page(
+    club, topic, ben
+):
+    say(topic, ben, "Before")
+    row = Membership.objects.get(community=club, member=ben)
+    row.status = Membership.Status.BANNED
+    row.save(update_fields=["status"])
+    url = reverse("chat:message-list", kwargs={"topic_id": topic.pk})
+
+    status, reason = refused(client_for(ben).get(url, {"after": 0}, **HTMX))
+
+    assert (status, reason) == (404, "Only members of this community can do that.")
+    assert client_for(ben).get(url, {"after": 0}).status_code == 404
