@@ -13,6 +13,7 @@ from chat import actions as chat_actions
 from chat.models import Message
 from communities.access import NotAllowed, RateLimited
 from communities.models import Community, JoinPolicy, Membership, Topic, TopicPolicy
+from moderation import filters
 from presence import notifications
 from project.ratelimit import Budget
 
@@ -302,11 +303,20 @@ def start_topic(
     body: str,
     client_id: str,
 ) -> Topic:
-    """A topic with its first message (the caller checked can_start_topic)."""
+    """A topic with its first message (the caller checked can_start_topic).
+    Refused, with nothing made, when the community's filters refuse the
+    message, or would hold it: a topic is not held with it."""
     title = title.strip()
     if not title:
         raise NotAllowed(_("Give the topic a title."))
     chat_actions.clean_body(body)
+    if filters.check_message(community, author, body) == filters.HOLD:
+        raise NotAllowed(
+            _(
+                "This message has a word moderators review first: start the "
+                "topic without it."
+            )
+        )
     resent = (
         Message.objects.filter(author=author, client_id=client_id)
         .select_related("topic")

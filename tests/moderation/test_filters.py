@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from chat.models import Message
 from communities.access import NotAllowed
-from communities.models import Membership
+from communities.models import Membership, Topic
 from moderation import filters
 from moderation.models import HeldMessage, ModerationAction, WordFilter
 from tests.chat.conftest import HTMX, refused, send
@@ -351,3 +351,27 @@ def test_the_filters_page_lists_held_messages_in_flat_queries(club, topic, ben, 
         page = client.get(filters_url(club))
     assert page.content.decode().count('<li id="held-') == 6
     assert len(six) == len(one)
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (
+            "Coffee at 3?",
+            "This message has a word moderators review first: start "
+            "the topic without it.",
+        ),
+        ("Decaf at 3?", refusal_words("decaf")),
+    ],
+)
+def test_a_topic_is_not_started_with_a_filtered_first_message(club, ben, body, words):
+    word(club, "coffee", WordFilter.Action.HOLD)
+    word(club, "decaf")
+    response = client_for(ben).post(
+        reverse("communities:topic-create", kwargs={"community_id": club.pk}),
+        {"title": "Meet up", "body": body, "client_id": "t-1"},
+    )
+    assert response.status_code == 200
+    assert words in response.content.decode().replace("&#x27;", "'")
+    assert not Topic.objects.filter(title="Meet up").exists()
+    assert not HeldMessage.objects.exists()
