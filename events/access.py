@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Block
 from communities.access import Forbidden
 from communities.models import Community, Membership, TopicPolicy
-from events.models import Event
+from events.models import RSVP, Event
 from project.socket_auth import visible_to_many
 
 
@@ -106,6 +106,18 @@ def can_create_event(
     if community.event_policy == TopicPolicy.MODERATORS:
         return membership.is_moderator or member.is_staff
     return True
+
+
+def may_read_place(
+    viewer, event, status: str | None, organises: bool | None = None
+) -> bool:
+    """Whether `viewer`, whose answer is `status` (None: none), may read the
+    event's place: anyone who sees the event, unless it is shown only to
+    members going (and to those who run the event: `organises`, when the
+    caller knows it already)."""
+    if not event.place_going_only or status == RSVP.Status.GOING:
+        return True
+    return can_organise(viewer, event) if organises is None else organises
 
 
 def access_organised_event(member, event_id) -> Event:

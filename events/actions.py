@@ -489,14 +489,15 @@ def message_going(actor: Member, event: Event, body: str) -> EventMessage:
 
 
 def invite_friends(actor: Member, event: Event, member_ids) -> int:
-    """Invite friends of the actor (any member who may see the event) to it:
+    """Invite friends of the actor (who may run the event: an organiser's
+    tool) to it:
     of `member_ids`, those who are the actor's friends, may see the event
     (active members of its community, no block with the organiser) and have
     not answered it; the others are skipped without a word. Returns how many
     were notified."""
     ids = {member_id for member_id in member_ids if isinstance(member_id, int)}
     with transaction.atomic():
-        event = _lock_seen(actor, event.pk)
+        event = _lock_organised(actor, event.pk)
         _require_open(event)
         invited = (
             Member.objects.filter(pk__in=ids, is_active=True)

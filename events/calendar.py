@@ -16,8 +16,7 @@ from django.utils import timezone
 from icalendar import Calendar
 from icalendar import Event as VEvent
 
-from events.access import can_organise
-from events.models import RSVP, CalendarFeed, Event
+from events.models import CalendarFeed, Event
 from project.timezones import zone_named
 
 PRODID = "-//Enishi//Events//EN"
@@ -29,17 +28,6 @@ def event_uid(event: Event) -> str:
     """Stable for the event's life: a calendar updates the event it already
     has rather than adding a second."""
     return f"event-{event.pk}@enishi"
-
-
-def shows_place(viewer, event: Event, status: str | None) -> bool:
-    """Whether `viewer`, whose answer is `status` (None: none), may read the
-    event's place: anyone who sees the event, unless it is shown only to
-    members going (and to those who run the event)."""
-    return (
-        not event.place_going_only
-        or status == RSVP.Status.GOING
-        or can_organise(viewer, event)
-    )
 
 
 def _vevent(event: Event, *, url: str, with_place: bool, stamp) -> VEvent:

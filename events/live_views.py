@@ -53,7 +53,6 @@ def panel_context(request, event) -> dict:
     hidden = Block.objects.hidden_id_set(viewer)
     attendees = _attendees(event, hidden)
     mine = actions.answers_for(event, viewer)
-    going = mine is not None and mine.status == Status.GOING
     organises = access.can_organise(viewer, event)
     return {
         "event": event,
@@ -65,7 +64,7 @@ def panel_context(request, event) -> dict:
         # which every page shares.
         "shows_own_place": bool(event.place)
         and event.place_going_only
-        and (going or organises),
+        and access.may_read_place(viewer, event, mine and mine.status, organises),
         **live.summary_context(event),
         "going": list(
             attendees.filter(status=Status.GOING).order_by("version", "member_id")[

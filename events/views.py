@@ -437,7 +437,7 @@ def event_ics(request, event_id):
     content = calendar.calendar_ics(
         [event],
         url_of=lambda e: request.build_absolute_uri(e.get_absolute_url()),
-        with_place=lambda e: calendar.shows_place(request.user, e, status),
+        with_place=lambda e: access.may_read_place(request.user, e, status),
     )
     return _ics_response(content, f"event-{event.pk}.ics")
 

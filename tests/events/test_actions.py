@@ -623,8 +623,8 @@ def test_friends_are_invited_only_if_in_the_community_and_not_yet_answered(
     for friend in (aiko, chika, eri, gen, hana):
         make_friends(ben, friend)
     community_actions.join_community(member=gen, community=club)
-    Block.objects.create(blocker=gen, blocked=aiko)  # cannot see aiko's event
-    event = make_event(club)
+    Block.objects.create(blocker=gen, blocked=ben)  # cannot see ben's event
+    event = make_event(club, ben)
     actions.answer(aiko, event, GOING)
     actions.answer(chika, event, MAYBE)
 
@@ -641,6 +641,15 @@ def test_friends_are_invited_only_if_in_the_community_and_not_yet_answered(
     assert list(rows.values_list("recipient_id", "actor_id", "target_id")) == [
         (hana.pk, ben.pk, event.pk)
     ]
+
+
+def test_only_who_runs_the_event_invites(club, aiko, ben, chika):
+    make_friends(chika, ben)
+    event = make_event(club)  # aiko's
+
+    with pytest.raises(Forbidden):
+        actions.invite_friends(chika, event, [ben.pk])
+    assert not Notification.objects.exists()
 
 
 def test_no_one_is_invited_to_an_event_with_rsvps_closed(club, aiko, ben):

@@ -325,7 +325,7 @@ def test_the_edit_page_carries_the_organisers_tools(club, aiko):
     assert links_named(html, "Invite friends") == [url("invite", event)]
     assert links_named(html, "Export attendees (CSV)") == [url("attendees-csv", event)]
     assert links_named(html, "Cancel event") == [url("cancel", event)]
-    assert f'action="{url("close", event)}"' in html
+    assert f'href="{url("close", event)}"' in html
 
 
 # --- The Events list ----------------------------------------------------------------
