@@ -1,7 +1,7 @@
-"""A mute in real browsers: daichi (a moderator) mutes ben from the mute page
-while ben's topic is open; ben's composer says why and until when without a
-reload, its Send button is disabled, a post anyway is refused; lifting the
-mute clears it, again without a reload.
+"""A mute in real browsers, from the mute page (the topic's menu leads there:
+tests/e2e/test_moderation.py): ben's open composer says why and until when
+without a reload and its Send button is disabled; lifting the mute clears
+both, again without a reload.
 
 The data is set up with the ORM (rows and actions that broadcast nothing);
 what the test proves goes through the pages.
@@ -12,21 +12,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from communities import actions
-from communities.models import Membership
+from tests.e2e import test_moderation as room
 from tests.e2e.pages import log_in, open_topic
-from tests.factories import TopicFactory, coffee_club
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-
-@pytest.fixture
-def topic(aiko, daichi, ben):
-    community = coffee_club(aiko, daichi, ben)
-    actions.set_role(
-        community=community, member_id=daichi.pk, role=Membership.Role.MODERATOR
-    )
-    return TopicFactory(community=community, title="Beans of the week")
+# The room's topic: aiko's club, daichi its moderator, ben a member.
+topic = room.topic
 
 
 def test_a_mute_reaches_the_members_open_composer_and_lifting_it_clears_it(
