@@ -436,6 +436,35 @@ def test_the_moderators_page_appoints(club, aiko, chika):
     assert membership(club, chika).role == Membership.Role.MODERATOR
 
 
+def test_the_moderators_page_removes_a_moderator_and_offers_the_community(
+    club, aiko, daichi, ben
+):
+    standing(club, ben, 31)
+    client = client_for(aiko)
+    url = reverse("moderation:moderators", args=[club.pk])
+    assert "ben" in client.get(url).content.decode()
+
+    client.post(url, {"action": "remove", "member": daichi.pk})
+    client.post(url, {"action": "offer", "member": ben.pk})
+
+    assert membership(club, daichi).role == Membership.Role.MEMBER
+    assert Community.objects.get(pk=club.pk).offered_to == ben
+    assert audit_kinds(club) == ["dismiss_moderator", "offer_ownership"]
+
+
+@pytest.mark.parametrize(
+    "data", [{}, {"action": "zap", "member": "1"}, {"action": "appoint", "member": "x"}]
+)
+def test_the_moderators_page_refuses_what_it_does_not_know(club, aiko, data):
+    client = client_for(aiko)
+    url = reverse("moderation:moderators", args=[club.pk])
+
+    response = client.post(url, data, follow=True)
+
+    assert "Choose a member and what to do." in response.content.decode()
+    assert audit_kinds(club) == []
+
+
 def standing(club, member, days):
     Membership.objects.filter(community=club, member=member).update(
         created_at=timezone.now() - timedelta(days=days)
@@ -479,6 +508,21 @@ def test_declining_the_offer_keeps_the_owner(club, aiko, ben):
     club.refresh_from_db()
     assert (club.owner, club.offered_to) == (aiko, None)
     assert membership(club, aiko).role == Membership.Role.OWNER
+
+
+def test_declining_on_the_handover_page(club, aiko, ben):
+    standing(club, ben, 31)
+    members.offer_ownership(aiko, club, ben)
+    url = reverse("moderation:handover", args=[club.pk])
+    assert "aiko offers you Shimokita Coffee Club" in (
+        client_for(ben).get(url).content.decode()
+    )
+
+    client_for(ben).post(url, {"decision": "decline"})
+
+    club.refresh_from_db()
+    assert (club.owner, club.offered_to) == (aiko, None)
+    assert client_for(ben).get(url).status_code == 404
 
 
 def test_only_the_offered_member_may_accept(club, aiko, ben, chika):
