@@ -295,6 +295,19 @@ def test_a_ban_takes_the_member_out_and_is_public(club, daichi, ben):
     assert action.public
 
 
+def test_the_communitys_topics_are_not_found_for_a_banned_member(
+    club, daichi, ben, topic
+):
+    client = client_for(ben)
+    assert client.get(topic.get_absolute_url()).status_code == 200
+
+    ban(daichi, club, ben)
+
+    # (The open community's own page still answers, with "You cannot take
+    # part in this community.": tests/communities/test_views.py.)
+    assert client.get(topic.get_absolute_url()).status_code == 404
+
+
 def test_a_banned_member_cannot_rejoin(club, daichi, ben):
     ban(daichi, club, ben)
 
