@@ -25,7 +25,7 @@ from communities.access import Forbidden, NotAllowed
 from moderation import reports
 from moderation.access import require_can_moderate
 from moderation.models import Report, Rule, TargetKind
-from project.refusals import refusal
+from project.refusals import refusal, refused
 
 QUEUE_SIZE = 100
 PANEL_SIZE = 5
@@ -61,7 +61,7 @@ def report_form(request):
     kind, target_id = data.get("kind", ""), data.get("id", "")
     target = reports.find_target(request.user, kind, target_id)
     form = ReportForm(request.POST or None)
-    status = 200
+    status, retry_after = 200, None
     if request.method == "POST" and form.is_valid():
         try:
             reports.report(
@@ -73,15 +73,16 @@ def report_form(request):
             )
         except NotAllowed as exc:
             if request.htmx:
-                return refusal(request, str(exc), exc.status)
+                return refused(request, exc)
             form.add_error(None, str(exc))
             status = exc.status
+            retry_after = getattr(exc, "retry_after", None)
         else:
             if request.htmx:
                 return TemplateResponse(request, "moderation/report_form.html#done")
             flash.success(request, _("Thank you. The moderators will look at it."))
             return redirect(_next_url(request, target))
-    return TemplateResponse(
+    response = TemplateResponse(
         request,
         "moderation/report_form.html",
         {
@@ -89,10 +90,13 @@ def report_form(request):
             "kind": kind,
             "target_id": target.obj.pk,
             "item": _Item(None, target.obj, kind),
-            "next": request.GET.get("next", ""),
+            "next": data.get("next", ""),
         },
         status=status,
     )
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 class _Item:
@@ -225,7 +229,7 @@ def report_resolve(request, report_id):
     try:
         reports.resolve(request.user, found, outcome)
     except NotAllowed as exc:
-        return refusal(request, str(exc), exc.status)
+        return refused(request, exc)
     if request.htmx:
         return TemplateResponse(
             request,

@@ -27,6 +27,7 @@ from django.db.models import Count, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext_lazy
 
 from chat import broadcast
 from communities.access import Forbidden, NotAllowed, RateLimited
@@ -38,6 +39,11 @@ from presence import notifications
 from project.ratelimit import Budget
 
 REPORTS = Budget("reports", limit=10, per=3600)
+REPORTING_TOO_FAST = ngettext_lazy(
+    "You have sent many reports in a short time. Try again in %(seconds)d second.",
+    "You have sent many reports in a short time. Try again in %(seconds)d seconds.",
+    "seconds",
+)
 DETAILS_MAX = 1000
 # A mute chosen from the queue lasts a day; the room's mute dialog offers
 # other durations.
@@ -139,11 +145,7 @@ def report(reporter, kind: str, target_id, rule: str, details: str = "") -> Repo
         reporter=reporter, target_kind=kind, target_id=target.obj.pk
     ).exists():
         raise NotAllowed(already)
-    counted = REPORTS.take(reporter.pk)
-    if counted is None:
-        raise RateLimited(
-            _("You have sent many reports in a short time. Wait a while.")
-        )
+    counted = REPORTS.spend(reporter.pk, REPORTING_TOO_FAST, RateLimited)
     try:
         with transaction.atomic():
             created = Report.objects.create(

@@ -165,6 +165,8 @@ def test_a_flood_of_reports_is_refused_with_429(club, topic, chika, ben):
         {"kind": "message", "id": messages[10].pk, "rule": "spam"},
     )
     assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 3600
+    assert "Try again in" in response.content.decode()
     assert Report.objects.count() == 10
     with pytest.raises(RateLimited):
         reports.report(chika, "message", messages[10].pk, "spam")
