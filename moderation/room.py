@@ -56,9 +56,9 @@ def delete_message(actor, message: Message, *, rule: str = "", reason: str = "")
     (moderation.access.can_act_on: never the owner's nor another
     moderator's: Forbidden, nothing changes).
 
-    A moderator's deletion, of anyone's message including their own, is a
-    public audit row (its rule, without their name in the public log); the
-    author of someone else's message is notified ("message_removed"). Its pin
+    A moderator's deletion, of anyone's message including their own, is an
+    audit row; of someone else's, a public one (its rule, without their name
+    in the public log), and its author is notified ("message_removed"). Its pin
     goes. chat.actions.delete_message pushes the tombstone and the replies
     quoting it to every open tab."""
     topic = Topic.objects.select_related("community").get(pk=message.topic_id)
@@ -87,7 +87,9 @@ def delete_message(actor, message: Message, *, rule: str = "", reason: str = "")
                 topic=topic,
                 rule=rule,
                 reason=reason,
-                public=True,
+                # A removal of someone's message is in the public log; one's
+                # own message taken back is in the moderators' log only.
+                public=not own,
             )
             if not own:
                 notifications.notify(

@@ -173,7 +173,7 @@ def test_a_moderators_deletion_of_their_own_message_is_recorded_too(
     delete(daichi, message)
 
     action = ModerationAction.objects.get(kind="delete")
-    assert (action.actor, action.member) == (daichi, daichi)
+    assert (action.actor, action.member, action.public) == (daichi, daichi, False)
     assert not Notification.objects.filter(kind="message_removed").exists()
 
 
