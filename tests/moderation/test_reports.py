@@ -402,6 +402,8 @@ def test_the_topic_panel_shows_moderators_this_topics_reports(
     assert "Buy &lt;b&gt;cheap" in html
     assert "other topic" not in html
     assert 'href="/reports/"' in html
+    # It refetches itself on each live report notice (static/js/reports.js).
+    assert f'hx-get="{url}" hx-trigger="reports-changed from:body"' in html
     assert client_for(chika).get(url).status_code == 403
     stranger = member_factory(nickname="stranger")
     assert client_for(stranger).get(url).status_code == 404
