@@ -22,10 +22,12 @@ def render_per_language(
     partial: str, context: dict, template: str = TOPIC_TEMPLATE
 ) -> dict[str, str]:
     """A partial of `template` rendered once per language (a live frame for
-    every socket of a group in that language)."""
+    every socket of a group in that language), in the site's time zone: the
+    same frame goes to members of every zone, so it is never rendered in the
+    zone of whoever's request it was scheduled from (project/timezones.py)."""
     frames = {}
     for language, _name in settings.LANGUAGES:
-        with translation.override(language):
+        with translation.override(language), timezone.override(settings.TIME_ZONE):
             frames[language] = render_to_string(f"{template}#{partial}", context)
     return frames
 
