@@ -478,6 +478,34 @@ COVERED_ELSEWHERE: dict[str, tuple[str, ...]] = {
         f"events:{name}": ("tests/events/test_calendar.py",)
         for name in ("feed", "calendar-settings")
     },
+    **{
+        f"moderation:{name}": (
+            "tests/moderation/test_members.py",
+            "tests/moderation/test_logs.py",
+        )
+        for name in (
+            "mute",
+            "unmute",
+            "ban",
+            "unban",
+            "moderators",
+            "handover",
+            "audit-log",
+            "public-log",
+        )
+    },
+    **{
+        f"moderation:{name}": ("tests/moderation/test_room.py",)
+        for name in ("slow-mode", "lock", "pin", "unpin")
+    },
+    **{
+        f"moderation:{name}": ("tests/moderation/test_filters.py",)
+        for name in ("filters", "held-approve", "held-reject")
+    },
+    **{
+        f"moderation:{name}": ("tests/moderation/test_reports.py",)
+        for name in ("report", "reports", "report-resolve", "topic-panel")
+    },
 }
 STREAMS_COVERED_ELSEWHERE = {
     "topic": ("tests/chat/test_topic_streams.py", "tests/chat/test_socket_connect.py"),

@@ -150,6 +150,27 @@ ALLOWED: dict[str, str | None] = {
     "events/<event_id>/calendar.ics": "events:ics",
     "events/feed/<token>.ics": "events:feed",
     "settings/calendar/": "events:calendar-settings",
+    # Moderation: who may act on whom is moderation/access.py; each route's
+    # access is tested with its part (tests/moderation/).
+    "communities/<community_id>/members/<member_id>/mute/": "moderation:mute",
+    "communities/<community_id>/members/<member_id>/unmute/": "moderation:unmute",
+    "communities/<community_id>/members/<member_id>/ban/": "moderation:ban",
+    "communities/<community_id>/members/<member_id>/unban/": "moderation:unban",
+    "communities/<community_id>/moderators/": "moderation:moderators",
+    "communities/<community_id>/handover/": "moderation:handover",
+    "communities/<community_id>/moderation-log/": "moderation:audit-log",
+    "communities/<community_id>/removals/": "moderation:public-log",
+    "topics/<topic_id>/slow-mode/": "moderation:slow-mode",
+    "topics/<topic_id>/lock/": "moderation:lock",
+    "messages/<message_id>/pin/": "moderation:pin",
+    "messages/<message_id>/unpin/": "moderation:unpin",
+    "communities/<community_id>/filters/": "moderation:filters",
+    "held/<held_id>/approve/": "moderation:held-approve",
+    "held/<held_id>/reject/": "moderation:held-reject",
+    "report/": "moderation:report",
+    "reports/": "moderation:reports",
+    "reports/<report_id>/resolve/": "moderation:report-resolve",
+    "topics/<topic_id>/moderation-panel/": "moderation:topic-panel",
     # Prometheus' figures of the answering process: staff or METRICS_TOKEN, a
     # plain 404 to anyone else (tests/test_metrics.py).
     "metrics": "metrics",
