@@ -20,7 +20,7 @@ from accounts.models import Block
 from chat import access, actions, catchup, fragments
 from chat.models import Like, Message
 from communities.access import AccessDenied, NotAllowed
-from communities.models import TopicRead
+from communities.models import Membership, TopicRead
 from communities.views import community_page
 from moderation import room
 from presence import here
@@ -136,6 +136,7 @@ def topic_detail(request, topic_id):
             "pins": room.pinned_messages(topic.pk),
             **room.state_context(topic),
             **_moderation_links(topic.community_id),
+            "protected_ids": _protected_ids(topic.community_id, membership),
             # The moderator's panel (recent reports) loads after the page.
             "panel_url": (
                 _optional_url("moderation:topic-panel", topic_id=topic.pk)
@@ -143,6 +144,24 @@ def topic_detail(request, topic_id):
                 else ""
             ),
         },
+    )
+
+
+def _protected_ids(community_id: int, membership) -> list[int]:
+    """For a moderator's page: the members whose messages they may not
+    delete, nor mute or ban them (the owner, the other moderators:
+    moderation.access.can_act_on), so their menus leave those out. The server
+    refuses them anyway; an owner's and a member's pages need none."""
+    if membership.role != Membership.Role.MODERATOR or not membership.is_active:
+        return []
+    return list(
+        Membership.objects.filter(
+            community_id=community_id,
+            status=Membership.Status.ACTIVE,
+            role__in=[Membership.Role.OWNER, Membership.Role.MODERATOR],
+        )
+        .exclude(member_id=membership.member_id)
+        .values_list("member_id", flat=True)
     )
 
 

@@ -31,6 +31,13 @@
     sheet.insertRule(shown.join(", ") + " { display: revert; }");
     // Nobody blocks, reports, mutes or bans themself.
     sheet.insertRule(own + " .others-only { display: none; }");
+    // A moderator does not delete, mute or ban the owner or another moderator.
+    (chat.dataset.protected || "").split(" ").filter(Boolean).forEach(function (id) {
+      var theirs = '[data-author="' + parseInt(id, 10) + '"]';
+      sheet.insertRule([".msg-delete", ".msg-mute", ".msg-ban"].map(function (item) {
+        return theirs + " " + item;
+      }).join(", ") + " { display: none; }");
+    });
     document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
   })();
 

@@ -172,7 +172,12 @@ def test_pins_slow_mode_and_lock_reach_the_open_pages(new_context, topic, aiko):
     expect(ben_page.get_by_label("Slow mode")).to_be_hidden()
     expect(ben_page.get_by_role("button", name="Lock topic")).to_be_hidden()
 
-    open_menu(moderator, notice).get_by_role("menuitem", name="Pin").click()
+    # aiko owns the club: daichi may pin her message, not delete it nor act on her.
+    menu = open_menu(moderator, notice)
+    for name in ("Delete", "Mute author", "Ban author"):
+        item = menu.get_by_role("menuitem", name=name, exact=True, include_hidden=True)
+        expect(item).to_be_hidden()
+    menu.get_by_role("menuitem", name="Pin").click()
 
     expect(pinned).to_contain_text("Tasting on Saturday at 3")
 

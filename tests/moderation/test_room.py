@@ -409,8 +409,11 @@ def test_the_message_menu_offers_every_action_and_the_page_says_who_is_looking(
     ).replace("/1/", "/{member}/")
     assert f'data-mute-url="{mute}"' in shown
     assert "Lock topic" in shown and "Slow mode" in shown
+    # Whom daichi may not act on: the owner (his menu leaves them out).
+    assert f'data-protected="{club.owner_id}"' in shown
     # A member's page: the same message, no moderator on the page.
     assert "data-moderator" not in page(ben, topic)
+    assert 'data-protected=""' in page(ben, topic)
 
 
 # --- Live -------------------------------------------------------------------------
