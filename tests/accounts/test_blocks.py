@@ -318,9 +318,10 @@ def test_a_messages_menu_links_to_blocking_its_author(aiko, ben):
 
     page = client_for(aiko).get(f"/topics/{topic.pk}/").text
 
-    assert '<a class="others-only msg-block" href="/members/ben/block/">Block</a>' in (
-        page
-    )
+    assert (
+        '<a role="menuitem" tabindex="-1" class="others-only msg-block" '
+        'href="/members/ben/block/">Block</a>'
+    ) in page
 
 
 # --- Open sockets -----------------------------------------------------------------
