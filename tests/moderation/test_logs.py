@@ -118,3 +118,26 @@ def test_the_audit_log_is_paginated(club, daichi):
     assert len(first.object_list) == 50
     assert len(second.object_list) == 5
     assert first.object_list[0].reason == "removal 54"
+
+
+def test_the_community_page_leads_to_the_moderation_pages_by_role(
+    club, aiko, daichi, ben
+):
+    """The owner finds the moderators page, moderators their tools, every
+    member the public log of removals."""
+    pages = {
+        "moderators": reverse("moderation:moderators", args=[club.pk]),
+        "reports": reverse("moderation:reports"),
+        "audit": audit_url(club),
+        "filters": reverse("moderation:filters", args=[club.pk]),
+        "public": public_url(club),
+    }
+    expected = {
+        aiko: set(pages),
+        daichi: {"reports", "audit", "filters", "public"},
+        ben: {"public"},
+    }
+    for member, links in expected.items():
+        html = client_for(member).get(club.get_absolute_url()).content.decode()
+        shown = {name for name, url in pages.items() if f'href="{url}"' in html}
+        assert shown == links, member.nickname
