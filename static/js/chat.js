@@ -341,7 +341,10 @@
       return;
     }
     errorBox.textContent = reason;
-    if (sent && textarea.value.trim() === "") {
+    // 202: held for a moderator to review (moderation/filters.py). The
+    // message is kept on the server; putting it back would invite a resend.
+    var held = xhr && xhr.getResponseHeader("X-Refused") === "202";
+    if (sent && !held && textarea.value.trim() === "") {
       textarea.value = sent.body;
       if (sent.edit) startEditing(sent.edit.url, sent.body);
       else clientField.value = id;

@@ -205,3 +205,28 @@ def test_pins_slow_mode_and_lock_reach_the_open_pages(new_context, topic, aiko):
     expect(article(ben_page, notice).locator(".msg-body")).to_have_text(
         "Tasting on Saturday at 3"
     )
+
+
+def test_a_held_message_leaves_the_composer_empty_and_says_why(new_context, topic, ben):
+    from moderation.models import HeldMessage, WordFilter
+
+    topic.community.link_wait_hours = 0
+    topic.community.save(update_fields=["link_wait_hours"])
+    WordFilter.objects.create(
+        community=topic.community, pattern="bargain", action=WordFilter.Action.HOLD
+    )
+    ben_page = tab(new_context, "ben", topic)
+
+    box = ben_page.get_by_label("Message", exact=True)
+    box.fill("A bargain on beans")
+    with ben_page.expect_response(lambda r: r.url.endswith("/send/")) as answer:
+        box.press("Enter")
+
+    assert answer.value.headers["x-refused"] == "202"
+    expect(ben_page.locator(f"#composer-{topic.pk}-error")).to_have_text(
+        "Your message is held for a moderator to review."
+    )
+    # Kept on the server for review, so not put back to be sent again.
+    expect(box).to_have_value("")
+    assert HeldMessage.objects.filter(body="A bargain on beans").count() == 1
+    assert not Message.objects.filter(body="A bargain on beans").exists()
