@@ -9,7 +9,6 @@ shown of each, whichever way it came (the page itself, the socket, the answer
 to its own request), so a part that arrives late never undoes a newer one.
 """
 
-from django.contrib import messages as flash
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
 from django.shortcuts import redirect
@@ -20,8 +19,8 @@ from accounts.models import Block
 from communities.access import NotAllowed
 from events import access, actions, live
 from events.models import GUESTS_MAX, RSVP
+from events.views import refused_write
 from project.input import int_param
-from project.refusals import refusal
 
 Status = RSVP.Status
 # Attendees named on the event's page in each list (going, maybe, waiting);
@@ -110,10 +109,7 @@ def rsvp(request, event_id):
             else:
                 actions.answer(request.user, event, status, guests)
         except NotAllowed as exc:
-            if request.htmx:
-                return refusal(request, str(exc), exc.status)
-            flash.error(request, str(exc))
-            return redirect(event)
+            return refused_write(request, exc, event)
         if request.htmx:
             # The counts and the answer as the action left them.
             event = access.access_event(request.user, event_id)

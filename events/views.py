@@ -33,7 +33,7 @@ from events import access, actions, calendar, selectors
 from events.forms import EventForm, InviteForm, MessageForm
 from events.models import RSVP
 from project.input import BadInput
-from project.refusals import is_htmx, refusal
+from project.refusals import is_htmx, refusal, refused
 
 PAGE_SIZE = 20
 
@@ -41,11 +41,13 @@ PAGE_SIZE = 20
 # --- Answers -------------------------------------------------------------------------
 
 
-def _refused(request, exc: NotAllowed, event):
-    """A refused write: the reason where the member acted (an htmx request),
-    else on the event's page as a flash message."""
+def refused_write(request, exc: NotAllowed, event):
+    """A refused write: the reason where the member acted (an htmx request,
+    with its status and any retry time: project.refusals.refused), else on
+    the event's page as a flash message. The event's page's own answers
+    (events/live_views.py) refuse through it too."""
     if is_htmx(request):
-        return refusal(request, str(exc), exc.status)
+        return refused(request, exc)
     flash.error(request, str(exc))
     return redirect(event)
 
@@ -287,7 +289,7 @@ def _confirmed(request, event_id, tool: str):
         try:
             write(actor=request.user, event=event)
         except NotAllowed as exc:
-            return _refused(request, exc, event)
+            return refused_write(request, exc, event)
         return _done(request, event, str(done))
     return TemplateResponse(
         request,
