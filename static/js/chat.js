@@ -1,8 +1,9 @@
 // Topic page: an ordered, de-duplicated message log fed by three paths that
 // all carry the same out-of-band fragments: the live socket, the response to
 // one's own send, and catch-up (from a cursor only catch-up moves) after
-// every socket (re)open. Plus the composer:
-// Enter sends (never while an IME is composing), resends are harmless.
+// every socket (re)open; the message menus and the moderator's controls.
+// The composer is static/js/composer.js, which uses what this file puts in
+// window.EnishiChat.
 (function () {
   "use strict";
   var chat = document.querySelector(".chat[data-topic]");
@@ -12,11 +13,7 @@
   var scroller = document.getElementById("topic-" + topicId + "-scroller");
   var form = document.getElementById("composer-" + topicId);
   var textarea = form.querySelector("textarea[name=body]");
-  var clientField = form.querySelector("[data-client-id]");
-  var replyField = form.querySelector("[data-reply-field]");
-  var replyBanner = form.querySelector("[data-reply-banner]");
   var errorBox = document.getElementById("composer-" + topicId + "-error");
-  var coarse = window.matchMedia("(pointer: coarse)").matches;
 
   // One's own messages show Edit and Delete in their menu; a moderator's page
   // shows Delete on every message, and the moderator's items and controls
@@ -47,11 +44,6 @@
   // Why a request of this page did not go through, or null when it did.
   function refusalOf(event) {
     return fragments.refusalOf(event, textarea.dataset.offline);
-  }
-
-  function newClientId() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    return Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
   function idOf(el) { return parseInt(el.dataset.id, 10); }
@@ -301,124 +293,6 @@
   // (hx-trigger="click, intersect"), and the ordered insert above keeps the
   // reading position.
 
-  // Composer: each message gets its own client id when it is sent; a refused
-  // or failed send puts the text back and keeps its id, so a retry is harmless.
-  clientField.value = newClientId();
-  var pending = {};
-
-  form.addEventListener("htmx:configRequest", function (event) {
-    if (editing) {
-      // Saving an edit: same composer, the message's own URL.
-      event.detail.path = editing.url;
-      delete event.detail.parameters.client_id;
-      delete event.detail.parameters.reply_to;
-      event.detail.headers["X-Client-Id"] = "edit";
-      pending.edit = { body: event.detail.parameters.body, edit: editing };
-      stopEditing();
-      textarea.value = "";
-      errorBox.textContent = "";
-      autosize();
-      return;
-    }
-    var id = event.detail.parameters.client_id;
-    pending[id] = { body: event.detail.parameters.body, replyTo: replyField.value };
-    event.detail.headers["X-Client-Id"] = id;
-    textarea.value = "";
-    clientField.value = newClientId();
-    clearReply();
-    errorBox.textContent = "";
-    autosize();
-  });
-
-  form.addEventListener("htmx:afterRequest", function (event) {
-    var xhr = event.detail.xhr;
-    var id = xhr && event.detail.requestConfig ? event.detail.requestConfig.headers["X-Client-Id"] : null;
-    var sent = id ? pending[id] : null;
-    if (id) delete pending[id];
-    var reason = refusalOf(event);
-    if (reason === null) {
-      toBottom();
-      return;
-    }
-    errorBox.textContent = reason;
-    // 202: held for a moderator to review (moderation/filters.py). The
-    // message is kept on the server; putting it back would invite a resend.
-    var held = xhr && xhr.getResponseHeader("X-Refused") === "202";
-    if (sent && !held && textarea.value.trim() === "") {
-      textarea.value = sent.body;
-      if (sent.edit) startEditing(sent.edit.url, sent.body);
-      else clientField.value = id;
-      if (sent.replyTo) replyField.value = sent.replyTo;
-      autosize();
-    }
-  });
-
-  // Editing one's own message happens in the composer.
-  var editing = null;
-  var editBanner = form.querySelector("[data-edit-banner]");
-  function startEditing(url, body) {
-    clearReply();
-    editing = { url: url, draft: editing ? editing.draft : textarea.value };
-    textarea.value = body;
-    editBanner.hidden = false;
-    textarea.focus();
-    autosize();
-  }
-  function stopEditing() {
-    editing = null;
-    editBanner.hidden = true;
-  }
-  editBanner.querySelector("[data-edit-cancel]").addEventListener("click", function () {
-    var draft = editing ? editing.draft : "";
-    stopEditing();
-    textarea.value = draft;
-    autosize();
-  });
-  log.addEventListener("click", function (event) {
-    var button = event.target.closest(".msg-edit");
-    if (!button) return;
-    var body = button.closest("article.msg").querySelector(".msg-body");
-    startEditing(button.dataset.editUrl, body ? body.textContent : "");
-  });
-
-  // Enter sends; Shift+Enter is a new line. Enter that confirms an IME
-  // conversion never sends: isComposing / keyCode 229, and Safari, which ends
-  // the composition before the keydown arrives. On touch screens Enter is a
-  // new line and the Send button sends.
-  var compositionEndedAt = 0;
-  textarea.addEventListener("compositionend", function () { compositionEndedAt = Date.now(); });
-  textarea.addEventListener("keydown", function (event) {
-    if (event.key !== "Enter" || event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) return;
-    if (event.isComposing || event.keyCode === 229) return;
-    if (Date.now() - compositionEndedAt < 100) return;
-    if (coarse) return;
-    event.preventDefault();
-    if (textarea.value.trim() === "") return;
-    form.requestSubmit ? form.requestSubmit() : htmx.trigger(form, "submit");
-  });
-
-  function autosize() {
-    textarea.style.height = "auto";
-    textarea.style.height = Math.min(textarea.scrollHeight, 200) + "px";
-  }
-  textarea.addEventListener("input", autosize);
-
-  // Replies.
-  function clearReply() {
-    replyField.value = "";
-    replyBanner.hidden = true;
-  }
-  log.addEventListener("click", function (event) {
-    var button = event.target.closest(".msg-reply");
-    if (!button) return;
-    replyField.value = button.dataset.replyTo;
-    replyBanner.querySelector("[data-reply-text]").textContent =
-      (replyBanner.dataset.label || "↩") + " " + button.dataset.replyAuthor;
-    replyBanner.hidden = false;
-    textarea.focus();
-  });
-  replyBanner.querySelector("[data-reply-cancel]").addEventListener("click", clearReply);
-
   // Refusals come as 200 (see refusalOf), but a plain-text 4xx can still come
   // from elsewhere (a middleware refusing bad input). Under DEBUG, django-htmx's
   // helper (a document listener) would replace the whole page with any 400/403/
@@ -537,49 +411,6 @@
     }
   });
 
-  // Slow mode and lock (moderation/room.py): the notices above the composer
-  // come live; after a send, a member waits out the slow mode with a
-  // countdown (the server refuses sooner ones anyway, with Retry-After).
-  var slowNotice = function () { return document.getElementById("topic-" + topicId + "-slow-mode-notice"); };
-  var countdown = document.getElementById("topic-" + topicId + "-countdown");
-  var countdownTimer = null;
-  function startCountdown(seconds) {
-    clearInterval(countdownTimer);
-    var until = Date.now() + seconds * 1000;
-    function tick() {
-      var left = Math.ceil((until - Date.now()) / 1000);
-      if (left <= 0) {
-        clearInterval(countdownTimer);
-        countdown.textContent = "";
-        return;
-      }
-      countdown.textContent = countdown.dataset.countdown.replace("%(seconds)s", left);
-    }
-    tick();
-    countdownTimer = setInterval(tick, 1000);
-  }
-  form.addEventListener("htmx:afterRequest", function (event) {
-    var xhr = event.detail.xhr;
-    if (!xhr || !countdown || moderator) return;
-    var retry = parseInt(xhr.getResponseHeader("Retry-After"), 10);
-    if (retry > 0) {
-      startCountdown(retry);
-    } else if (xhr.status === 201) {
-      var notice = slowNotice();
-      var seconds = notice ? parseInt(notice.dataset.slowMode, 10) : 0;
-      if (seconds > 0) startCountdown(seconds);
-    }
-  });
-  function showLocked() {
-    var locked = document.getElementById("topic-" + topicId + "-locked");
-    var isLocked = !!(locked && locked.hasAttribute("data-locked"));
-    form.classList.toggle("composer-locked", isLocked);
-    textarea.disabled = isLocked;
-  }
-  document.addEventListener("htmx:oobAfterSwap", function (event) {
-    if (event.target.id === "topic-" + topicId + "-locked") showLocked();
-  });
-  showLocked();
   // The moderator's controls (slow mode, lock) are sent from the log too:
   // the socket brings their new state, replacing the form that asked, often
   // before the answer (see above). A refusal says why at the composer.
@@ -597,6 +428,13 @@
     var reason = refusalOf(event);
     if (reason !== null) errorBox.textContent = reason;
   });
+
+  // What the composer (static/js/composer.js) needs of the log.
+  window.EnishiChat = {
+    chat: chat, topicId: topicId, log: log, scroller: scroller, form: form,
+    moderator: moderator, refusalOf: refusalOf, toBottom: toBottom,
+    nearBottom: nearBottom, scheduleRead: scheduleRead,
+  };
 
   toBottom();
   if (nearBottom()) scheduleRead();
