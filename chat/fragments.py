@@ -75,13 +75,16 @@ def _template_digest() -> str:
 # What a message's fragment shows, apart from its text: the fields its cache
 # key is made of, read as plain values (no Message objects are built for the
 # rows the cache holds). An edit, a delete or a like sets changed_at; a change
-# to the quoted message sets its own; a nickname is read as it is now.
+# to the quoted message sets its own; a nickname and an avatar are read as they
+# are now.
 KEY_FIELDS = (
     "pk",
     "created_at",
     "changed_at",
     "author_id",
     "author__nickname",
+    # The avatar shown beside it (its file name: a new upload is a new name).
+    "author__avatar",
     "reply_to_id",
     "reply_to__changed_at",
     "reply_to__author_id",

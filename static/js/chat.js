@@ -28,6 +28,18 @@
     sheet.insertRule(shown.join(", ") + " { display: revert; }");
     // Nobody blocks, reports, mutes or bans themself.
     sheet.insertRule(own + " .others-only { display: none; }");
+    // One's own messages read as one's own: a tinted bubble on the right,
+    // without one's own avatar (static/css/chat_room.css lays out the rest).
+    sheet.insertRule("article.msg" + own + " { flex-direction: row-reverse; }");
+    sheet.insertRule("article.msg" + own + " .msg-main { background: var(--wash); border-color: var(--line); margin-left: auto; }");
+    sheet.insertRule("article.msg" + own + " .msg-avatar { display: none; }");
+    // A mention of me, and the message that has it, stand out.
+    var mine = chat.dataset.memberUrl;
+    if (mine) {
+      var mention = 'a.mention[href="' + mine.replace(/["\\]/g, "\\$&") + '"]';
+      sheet.insertRule("article.msg " + mention + " { background: var(--accent); color: var(--accent-ink); border-radius: 4px; padding: 0 3px; }");
+      sheet.insertRule("article.msg:has(.msg-body " + mention + ") .msg-main { box-shadow: inset 3px 0 0 var(--accent); background: var(--accent-wash); }");
+    }
     // A moderator does not delete, mute or ban the owner or another moderator.
     (chat.dataset.protected || "").split(" ").filter(Boolean).forEach(function (id) {
       var theirs = '[data-author="' + parseInt(id, 10) + '"]';
@@ -56,6 +68,150 @@
   }
   function toBottom() { scroller.scrollTop = scroller.scrollHeight; }
 
+  // Grouping, day separators and times, in the member's time zone. A live
+  // fragment is one render for everyone, so each message carries only its
+  // instant (data-at, epoch seconds) and the page does the rest, again for
+  // the neighbours whenever messages go in or are replaced. A message follows
+  // the one before under its header when both are by the same author, within
+  // GROUP_SECONDS, on the same day; a day starts with a separator (Today,
+  // Yesterday or its date). Separators sit among the articles but are never
+  // article.msg, so the ordered insert and the cursor do not see them.
+  var GROUP_SECONDS = 5 * 60;
+  var zone = chat.dataset.timeZone || undefined;
+  var language = document.documentElement.lang || undefined;
+  function formatter(locale, options) {
+    try {
+      return new Intl.DateTimeFormat(locale, Object.assign({ timeZone: zone }, options));
+    } catch (error) {  // a zone this browser does not know: the browser's own
+      return new Intl.DateTimeFormat(locale, options);
+    }
+  }
+  var dayParts = formatter("en-US", { year: "numeric", month: "2-digit", day: "2-digit" });
+  var timeText = formatter(language, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  var fullText = formatter(language, { year: "numeric", month: "long", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  var dateText = formatter(language, { year: "numeric", month: "long", day: "numeric", weekday: "short" });
+  function dayKey(ms) {
+    var parts = {};
+    dayParts.formatToParts(new Date(ms)).forEach(function (part) { parts[part.type] = part.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day;
+  }
+  function dayBefore(key) {
+    var date = new Date(key + "T12:00:00Z");
+    date.setUTCDate(date.getUTCDate() - 1);
+    return date.toISOString().slice(0, 10);
+  }
+  function atOf(article) { return parseInt(article.dataset.at, 10) || 0; }
+  function dayOf(article) {
+    if (article.__day === undefined) article.__day = dayKey(atOf(article) * 1000);
+    return article.__day;
+  }
+  // The fragment's times are written in the site's zone: rewrite them in the
+  // member's (the time of day; the separators say the day).
+  function zoneTimes(article) {
+    if (article.__zoned) return;
+    article.__zoned = true;
+    var at = new Date(atOf(article) * 1000);
+    var time = article.querySelector(".msg-head time");
+    if (time) {
+      time.textContent = timeText.format(at);
+      time.title = fullText.format(at);
+    }
+    var edited = article.querySelector(".msg-edited[data-edited-at]");
+    if (edited) {
+      var when = new Date(parseInt(edited.dataset.editedAt, 10) * 1000);
+      edited.title = fullText.format(when);
+      var shown = article.querySelector(".msg-edited-at time");
+      if (shown) {
+        shown.textContent = fullText.format(when);
+        shown.title = fullText.format(when);
+      }
+    }
+  }
+  function dayLabel(key) {
+    var today = dayKey(Date.now());
+    if (key === today) return chat.dataset.today || key;
+    if (key === dayBefore(today)) return chat.dataset.yesterday || key;
+    return dateText.format(new Date(atOfDay(key)));
+  }
+  // Noon UTC of the day: inside that day in every zone from -11 to +11 (the
+  // date is what is written, not the time).
+  function atOfDay(key) { return Date.parse(key + "T12:00:00Z"); }
+  function separatorFor(day) {
+    var separator = document.createElement("div");
+    separator.className = "day-separator";
+    separator.setAttribute("role", "separator");
+    separator.dataset.day = day;
+    separator.appendChild(document.createElement("span"));
+    return separator;
+  }
+  function layout() {
+    var free = {};
+    log.querySelectorAll(":scope > .day-separator").forEach(function (separator) {
+      (free[separator.dataset.day] = free[separator.dataset.day] || []).push(separator);
+    });
+    var previous = null;
+    log.querySelectorAll("article.msg[data-id]").forEach(function (article) {
+      zoneTimes(article);
+      var day = dayOf(article);
+      if (!previous || dayOf(previous) !== day) {
+        var separator = (free[day] && free[day].shift()) || separatorFor(day);
+        var before = article.previousElementSibling;
+        var place = before && before.id === "new-messages-divider" ? before : article;
+        if (place.previousElementSibling !== separator) place.before(separator);
+        var label = dayLabel(day);
+        if (separator.getAttribute("aria-label") !== label) {
+          separator.setAttribute("aria-label", label);
+          separator.firstChild.textContent = label;
+        }
+      }
+      var above = article.previousElementSibling;
+      var follows = !!(above && above.matches("article.msg[data-id]") &&
+        above.dataset.author === article.dataset.author &&
+        atOf(article) >= atOf(above) && atOf(article) - atOf(above) <= GROUP_SECONDS);
+      if (article.classList.contains("msg-cont") !== follows) article.classList.toggle("msg-cont", follows);
+      previous = article;
+    });
+    Object.keys(free).forEach(function (day) {
+      free[day].forEach(function (separator) { separator.remove(); });
+    });
+  }
+  // A message replaced (an edit, a delete) is a new node: lay it out again.
+  // Laying out changes nothing the second time, so this ends.
+  new MutationObserver(layout).observe(log, { childList: true });
+
+  // "Jump to latest": shown while the reader is above the newest messages
+  // and new ones arrive (their number beside it); new messages never move
+  // what is being read.
+  var jump = document.getElementById("topic-" + topicId + "-jump");
+  var jumpCount = document.getElementById("topic-" + topicId + "-jump-count");
+  var unseen = 0;
+  function showJump(more) {
+    if (!jump) return;
+    unseen += more;
+    jumpCount.textContent = unseen > 0 ? String(unseen) : "";
+    jump.hidden = false;
+  }
+  function hideJump() {
+    if (!jump) return;
+    unseen = 0;
+    jumpCount.textContent = "";
+    jump.hidden = true;
+  }
+  if (jump) {
+    jump.addEventListener("click", function () {
+      hideJump();
+      toBottom();
+      scheduleRead();
+      textarea.focus({ preventScroll: true });
+    });
+  }
+  scroller.addEventListener("scroll", function () {
+    if (jump && !jump.hidden && nearBottom()) {
+      hideJump();
+      scheduleRead();
+    }
+  }, { passive: true });
+
   // Insert a message where its id belongs; drop it when it is already shown
   // (keeping what the new copy says of the message before it).
   function insertOrdered(article) {
@@ -76,13 +232,20 @@
       var beforeHeight = scroller.scrollHeight;
       var beforeTop = scroller.scrollTop;
       var firstBefore = log.querySelector("article.msg[data-id]");
+      var newestBefore = lastId();
       var added = 0;
+      var newOnes = 0;
+      var me = chat.dataset.member;
       Array.prototype.slice.call(event.detail.fragment.children || event.detail.fragment.childNodes)
         .forEach(function (node) {
-          if (node.nodeType === 1 && node.matches("article.msg[data-id]") && insertOrdered(node)) added++;
+          if (node.nodeType === 1 && node.matches("article.msg[data-id]") && insertOrdered(node)) {
+            added++;
+            if (idOf(node) > newestBefore && node.dataset.author !== me) newOnes++;
+          }
         });
       advanceCursor();
       if (!added) return;
+      layout();
       var empty = document.getElementById("topic-" + topicId + "-empty");
       if (empty) empty.remove();
       var firstAfter = log.querySelector("article.msg[data-id]");
@@ -92,6 +255,9 @@
       } else if (stick) {
         toBottom();
         scheduleRead();
+      } else if (newOnes) {
+        // Scrolled up: the page stays where it is; the button says more came.
+        showJump(newOnes);
       }
     } else if (target.id === olderId) {
       // "Load older" turns into "This is the beginning" (another height) after
@@ -327,7 +493,7 @@
   // Tab or a click elsewhere closes it.
   var openMenu = null;
   function menuItems(list) {
-    return Array.prototype.filter.call(list.querySelectorAll("[role=menuitem]"), function (item) {
+    return Array.prototype.filter.call(list.querySelectorAll("[role^=menuitem]"), function (item) {
       return item.getClientRects().length > 0;
     });
   }
@@ -358,6 +524,12 @@
     var list = document.getElementById(button.getAttribute("aria-controls"));
     if (!list) return;
     completeLinks(list);
+    // Like! in the menu (the way to it on a touch screen) says whether this
+    // viewer likes the message, as the like button does.
+    list.querySelectorAll(".msg-like-item").forEach(function (item) {
+      var like = document.getElementById(item.dataset.like);
+      item.setAttribute("aria-checked", like && like.getAttribute("aria-pressed") === "true" ? "true" : "false");
+    });
     list.hidden = false;
     button.setAttribute("aria-expanded", "true");
     openMenu = { button: button, list: list };
@@ -371,7 +543,74 @@
       else showMenu(button, false);
       return;
     }
-    if (openMenu && event.target.closest("[role=menuitem]")) closeMenu(false);
+    var likeItem = event.target.closest(".msg-like-item");
+    if (likeItem) {
+      var like = document.getElementById(likeItem.dataset.like);
+      if (like) htmx.ajax("POST", like.dataset.url, { source: log, swap: "none" });
+      // Back to the menu's button, so a keyboard goes on from the message.
+      closeMenu(true);
+      return;
+    }
+    if (openMenu && event.target.closest("[role^=menuitem]")) closeMenu(false);
+    // "(edited)": the time of the edit, shown and hidden (the title says it
+    // to a pointer's hover).
+    var edited = event.target.closest(".msg-edited");
+    if (edited) {
+      var time = document.getElementById(edited.getAttribute("aria-controls"));
+      var open = edited.getAttribute("aria-expanded") !== "true";
+      edited.setAttribute("aria-expanded", open ? "true" : "false");
+      if (time) time.hidden = !open;
+    }
+  });
+
+  // Touch: a long press on a message (or the context menu Android opens
+  // with one) opens its actions; moving or scrolling first cancels it.
+  var LONG_PRESS_MS = 500;
+  var MOVE_TOLERANCE_PX = 10;
+  var press = null;
+  function cancelPress() {
+    if (press) clearTimeout(press.timer);
+    press = null;
+  }
+  function openActions(article) {
+    var button = article && article.querySelector(".msg-menu-button");
+    if (!button || (openMenu && openMenu.button === button)) return;
+    showMenu(button, false);
+  }
+  log.addEventListener("touchstart", function (event) {
+    cancelPress();
+    if (event.touches.length !== 1) return;
+    var article = event.target.closest("article.msg");
+    if (!article || event.target.closest(".msg-menu-list")) return;
+    var touch = event.touches[0];
+    press = { x: touch.clientX, y: touch.clientY, fired: false };
+    var current = press;
+    press.timer = setTimeout(function () {
+      current.fired = true;
+      openActions(article);
+    }, LONG_PRESS_MS);
+  }, { passive: true });
+  log.addEventListener("touchmove", function (event) {
+    if (!press || press.fired) return;
+    var touch = event.touches[0];
+    if (Math.abs(touch.clientX - press.x) > MOVE_TOLERANCE_PX || Math.abs(touch.clientY - press.y) > MOVE_TOLERANCE_PX) {
+      cancelPress();
+    }
+  }, { passive: true });
+  log.addEventListener("touchend", function (event) {
+    // The press opened the menu: the tap that ends it follows no link.
+    if (press && press.fired && event.cancelable) event.preventDefault();
+    if (press) clearTimeout(press.timer);
+    press = null;
+  });
+  log.addEventListener("touchcancel", cancelPress);
+  scroller.addEventListener("scroll", cancelPress, { passive: true });
+  log.addEventListener("contextmenu", function (event) {
+    var article = event.target.closest("article.msg");
+    if (!article || !(press || window.matchMedia("(hover: none)").matches)) return;
+    if (event.target.closest("a[href]:not(.mention)") && !press) return;
+    event.preventDefault();
+    openActions(article);
   });
   document.addEventListener("click", function (event) {
     if (openMenu && !openMenu.list.contains(event.target) && !openMenu.button.contains(event.target)) {
@@ -436,6 +675,15 @@
     nearBottom: nearBottom, scheduleRead: scheduleRead,
   };
 
-  toBottom();
+  // Opening the topic: at the first unread message (the "New messages"
+  // divider near the top of the view) when there is one, else at the newest.
+  layout();
+  var divider = document.getElementById("new-messages-divider");
+  if (divider) {
+    scroller.scrollTop += divider.getBoundingClientRect().top - scroller.getBoundingClientRect().top - 8;
+  } else {
+    toBottom();
+  }
   if (nearBottom()) scheduleRead();
+  else if (divider) showJump(0);
 })();
