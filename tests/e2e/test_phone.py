@@ -55,8 +55,10 @@ def test_the_manifest_is_linked_and_says_what_an_install_needs(new_context, aiko
     manifest = response.json()  # valid JSON, or this raises
     assert manifest["name"] == "Enishi"
     assert manifest["display"] == "standalone"
+    # The manifest's colour is the light scheme's bar colour (the dark
+    # scheme has its own meta, which an installed app's manifest cannot say).
     assert manifest["theme_color"] == page.locator(
-        'meta[name="theme-color"]'
+        'meta[name="theme-color"][media="(prefers-color-scheme: light)"]'
     ).get_attribute("content")
     sizes = {icon["sizes"] for icon in manifest["icons"]}
     assert {"192x192", "512x512"} <= sizes
