@@ -18,10 +18,12 @@ from django.utils.translation import ngettext, ngettext_lazy
 
 from accounts.models import Block, Member
 from chat import access, broadcast, fragments, text
-from chat.models import Like, Mention, Message
+from chat.models import Like, Mention, Message, MessagePhoto
 from communities.access import Forbidden, NotAllowed, RateLimited
 from communities.models import Community, Membership, Topic, TopicRead
 from moderation import filters
+from photos import actions as photo_files
+from photos.images import ImageRejected, process_photo
 from presence import notifications
 from project.ratelimit import UNCOUNTED, Budget
 
@@ -35,6 +37,13 @@ LIKE_LIMIT = 20
 RATE_WINDOW = 10  # seconds
 WRITES = Budget("chat-writes", limit=RATE_LIMIT, per=RATE_WINDOW)
 LIKES = Budget("chat-likes", limit=LIKE_LIMIT, per=RATE_WINDOW)
+# Photos in one message (LINE's grid shows four).
+MAX_PHOTOS = 4
+# Each photo is decoded and re-encoded before the send is saved (the same
+# pipeline as diary photos, photos/images.py): sends with photos have a
+# budget of their own, on top of WRITES, so one member cannot keep the decode
+# threads busy.
+PHOTO_SENDS = Budget("chat-photo-sends", limit=10, per=60)
 SENDING_TOO_FAST = ngettext_lazy(
     "You are sending messages too fast. Try again in %(seconds)d second.",
     "You are sending messages too fast. Try again in %(seconds)d seconds.",
@@ -45,6 +54,11 @@ EDITING_TOO_FAST = ngettext_lazy(
     "You are changing messages too fast. Try again in %(seconds)d seconds.",
     "seconds",
 )
+SENDING_PHOTOS_TOO_FAST = ngettext_lazy(
+    "You are sending photos too fast. Try again in %(seconds)d second.",
+    "You are sending photos too fast. Try again in %(seconds)d seconds.",
+    "seconds",
+)
 LIKING_TOO_FAST = ngettext_lazy(
     "You are liking too fast. Try again in %(seconds)d second.",
     "You are liking too fast. Try again in %(seconds)d seconds.",
@@ -52,11 +66,12 @@ LIKING_TOO_FAST = ngettext_lazy(
 )
 
 
-def clean_body(body: str) -> str:
+def clean_body(body: str, *, may_be_empty: bool = False) -> str:
+    """The text as stored; `may_be_empty` for a message that has photos."""
     # Browsers submit a textarea's line breaks as CRLF, while its maxlength
     # counts each as one character: count (and store) them as "\n".
     body = (body or "").replace("\r\n", "\n").replace("\r", "\n").strip()
-    if not body:
+    if not body and not may_be_empty:
         raise NotAllowed(_("Write a message first."))
     if len(body) > MAX_LENGTH:
         raise NotAllowed(
@@ -106,6 +121,7 @@ def send_message(
     client_id: str,
     reply_to_id: int | None = None,
     approved: bool = False,
+    photos=(),
 ) -> tuple[Message, bool]:
     """Save a message and broadcast it to `topic.<id>` after commit.
 
@@ -122,9 +138,27 @@ def send_message(
     (moderation.held), past the filters and the budget it already passed.
     A second send with the same client_id returns the first message
     (created=False), broadcasts nothing new and costs no budget.
+
+    `photos` (uploaded files, at most MAX_PHOTOS; with photos the text may be
+    empty) go through the diary photos' pipeline (photos/images.py) before
+    anything is saved: one refused file refuses the send, naming it, and
+    nothing is stored. The message and its photos are saved in one
+    transaction; the files are written once it commits, then the message is
+    broadcast, photos and all, in one frame. A resend stores no file again.
+    A message a filter holds is held as text: its photos are not kept.
     """
     access.require_can_post(membership)
-    body = clean_body(body)
+    photos = list(photos)
+    if len(photos) > MAX_PHOTOS:
+        raise NotAllowed(
+            ngettext(
+                "A message has at most %(max)d photo (this one has %(n)d).",
+                "A message has at most %(max)d photos (this one has %(n)d).",
+                MAX_PHOTOS,
+            )
+            % {"max": MAX_PHOTOS, "n": len(photos)}
+        )
+    body = clean_body(body, may_be_empty=bool(photos))
     client_id = (client_id or "").strip()
     if not client_id or len(client_id) > MAX_CLIENT_ID:
         raise NotAllowed(_("This form is out of date. Reload the page and try again."))
@@ -163,6 +197,7 @@ def send_message(
                 reply_to_id=reply_to.pk if reply_to else None,
             )
             raise filters.HeldForReview()
+    processed = _process_photos(photos, author=author, counted=counted)
     now = timezone.now()
     message = Message(
         topic=topic,
@@ -174,8 +209,16 @@ def send_message(
         created_at=now,
     )
     try:
-        prev_id = _save_in_order(message, mentioned, now)
-        transaction.on_commit(lambda: broadcast_message(message, prev_id=prev_id))
+        if processed:
+            with transaction.atomic():
+                prev_id = _save_in_order(message, mentioned, now)
+                _save_photos(message, processed)
+                transaction.on_commit(
+                    lambda: broadcast_message(message, prev_id=prev_id)
+                )
+        else:
+            prev_id = _save_in_order(message, mentioned, now)
+            transaction.on_commit(lambda: broadcast_message(message, prev_id=prev_id))
     except IntegrityError:
         # The same client_id raced in from another tab: the first one won,
         # and this resend costs nothing.
@@ -194,6 +237,56 @@ def send_message(
     Community.objects.filter(pk=topic.community_id).update(last_activity_at=now)
     _read_up_to(member=author, topic=topic, last_id=message.pk)
     return message, True
+
+
+def _process_photos(photos, *, author: Member, counted: str) -> list:
+    """Each file checked and re-encoded (photos/images.py), or the send
+    refused with the pipeline's reason, naming the file; the send's WRITES
+    unit (`counted`) is given back then, the photo budget is not (the
+    decoding was done)."""
+    if not photos:
+        return []
+    try:
+        PHOTO_SENDS.spend(author.pk, SENDING_PHOTOS_TOO_FAST, RateLimited)
+        return [process_photo(file) for file in photos]
+    except (ImageRejected, RateLimited) as exc:
+        WRITES.give_back(counted)
+        if isinstance(exc, RateLimited):
+            raise
+        raise NotAllowed(str(exc)) from exc
+
+
+def _save_photos(message: Message, processed: list) -> None:
+    """The photos' rows, in the caller's transaction (the message's); their
+    files are written when it commits, before the broadcast (registered
+    first), by the diary photos' writer. Should a file fail to be written,
+    the message goes with its photos: a retry with its client id sends it
+    anew."""
+    rows = []
+    pending = []
+    for position, result in enumerate(processed, start=1):
+        thumbnail, display = photo_files.new_name(), photo_files.new_name()
+        rows.append(
+            MessagePhoto(
+                message=message,
+                position=position,
+                thumbnail=thumbnail,
+                display=display,
+                width=result.width,
+                height=result.height,
+            )
+        )
+        pending += [(thumbnail, result.thumbnail), (display, result.display)]
+    MessagePhoto.objects.bulk_create(rows)
+    # The fragment shows them without asking the database again.
+    message._prefetched_objects_cache = {"photos": MessagePhoto.objects.none()}
+    message._prefetched_objects_cache["photos"]._result_cache = rows
+    message_id = message.pk
+    transaction.on_commit(
+        lambda: photo_files.write_files(
+            pending, undo=Message.objects.filter(pk=message_id).delete
+        )
+    )
 
 
 def _require_topic_open(topic: Topic, *, author: Member, membership: Membership):
@@ -357,6 +450,11 @@ def delete_message(*, message: Message) -> Message:
         message.body_html = ""
         message.save(update_fields=["deleted_at", "changed_at", "body", "body_html"])
         Mention.objects.filter(message=message).delete()
+        # The tombstone shows no photos; their files go after the commit
+        # (photos.actions.remove_files_on_delete, chat/apps.py).
+        MessagePhoto.objects.filter(message=message).delete()
+        if "photos" in getattr(message, "_prefetched_objects_cache", {}):
+            del message._prefetched_objects_cache["photos"]
         replies = Message.objects.filter(reply_to=message, deleted_at__isnull=True)
         reply_ids = list(replies.values_list("pk", flat=True))
         replies.update(changed_at=now)

@@ -1,9 +1,11 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from communities.models import Topic
+from photos.models import thumb_size
 
 
 class MessageQuerySet(models.QuerySet):
@@ -24,7 +26,10 @@ class MessageQuerySet(models.QuerySet):
         )
 
     def for_display(self):
-        return self.select_related("author", "reply_to__author")
+        # Photos in one query for the whole page (ordered by position).
+        return self.select_related("author", "reply_to__author").prefetch_related(
+            "photos"
+        )
 
 
 class Message(models.Model):
@@ -68,6 +73,60 @@ class Message(models.Model):
     @property
     def is_deleted(self):
         return self.deleted_at is not None
+
+
+class MessagePhoto(models.Model):
+    """A photo sent with a message (at most chat.actions.MAX_PHOTOS), stored
+    as diary photos are (photos/images.py: re-encoded, no metadata, a display
+    size and a thumbnail under random names), seen by whoever may see its
+    message, through chat/photo_views.py only. Never changed after the send;
+    deleted, with its files, when its message is deleted or goes."""
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="photos"
+    )
+    # 1, 2, ... in the order the member chose them.
+    position = models.PositiveSmallIntegerField()
+    thumbnail = models.FileField(upload_to="photos/")
+    display = models.FileField(upload_to="photos/")
+    # Of the display size.
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "position"], name="message_photo_position_once"
+            )
+        ]
+
+    def __str__(self):
+        return f"photo {self.position} of message {self.message_id}"
+
+    def file(self, size: str):
+        """The stored file of `size` (one of photos.models.SIZES)."""
+        return {"thumb": self.thumbnail, "display": self.display}[size]
+
+    @property
+    def thumb_url(self) -> str:
+        return reverse(
+            "chat:message-photo", kwargs={"photo_id": self.pk, "size": "thumb"}
+        )
+
+    @property
+    def display_url(self) -> str:
+        return reverse(
+            "chat:message-photo", kwargs={"photo_id": self.pk, "size": "display"}
+        )
+
+    @property
+    def thumb_width(self) -> int:
+        return thumb_size(self.width, self.height)[0]
+
+    @property
+    def thumb_height(self) -> int:
+        return thumb_size(self.width, self.height)[1]
 
 
 class Like(models.Model):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chat import views
+from chat import photo_views, views
 from presence import here_views
 
 app_name = "chat"
@@ -17,4 +17,10 @@ urlpatterns = [
         "messages/<id:message_id>/delete/", views.message_delete, name="message-delete"
     ),
     path("messages/<id:message_id>/like/", views.message_like, name="message-like"),
+    # The only way to a message photo's bytes: size is "thumb" or "display".
+    path(
+        "messages/photos/<id:photo_id>/<str:size>/",
+        photo_views.message_photo,
+        name="message-photo",
+    ),
 ]

@@ -291,9 +291,10 @@ def message_list(request, topic_id):
 @require_POST
 @_strangers_refused_at_the_composer
 def message_create(request, topic_id):
-    """Send a message. Answers 201 with the message as an out-of-band fragment
-    (the page de-duplicates it with the copy the socket brings), or 200 for a
-    resend of a message already saved; refusals are plain text."""
+    """Send a message, with up to chat.actions.MAX_PHOTOS photos (multipart,
+    files under "photos"). Answers 201 with the message as an out-of-band
+    fragment (the page de-duplicates it with the copy the socket brings), or
+    200 for a resend of a message already saved; refusals are plain text."""
     topic, membership = access.access_topic(request.user, topic_id)
     reply_to = int_param(request.POST, "reply_to") or None
     try:
@@ -304,6 +305,7 @@ def message_create(request, topic_id):
             body=request.POST.get("body", ""),
             client_id=request.POST.get("client_id", ""),
             reply_to_id=reply_to,
+            photos=request.FILES.getlist("photos"),
         )
     except NotAllowed as exc:
         return _refused(request, topic, exc)

@@ -32,8 +32,11 @@ __all__ = [
     "create_album",
     "delete_album",
     "delete_photo",
+    "new_name",
+    "remove_files",
     "update_album",
     "update_caption",
+    "write_files",
 ]
 
 logger = logging.getLogger(__name__)
@@ -89,7 +92,7 @@ def add_photos(
         type(container).objects.select_for_update().filter(pk=container.pk).first()
         _check_room(album, entry, len(files))
         for result in processed:
-            thumbnail, display = _new_name(), _new_name()
+            thumbnail, display = new_name(), new_name()
             photos.append(
                 Photo.objects.create(
                     owner=owner,
@@ -104,7 +107,11 @@ def add_photos(
             )
             pending += [(thumbnail, result.thumbnail), (display, result.display)]
         photo_ids = [photo.pk for photo in photos]
-        transaction.on_commit(lambda: _write_files(pending, photo_ids))
+        transaction.on_commit(
+            lambda: write_files(
+                pending, undo=Photo.objects.filter(pk__in=photo_ids).delete
+            )
+        )
     return photos
 
 
@@ -148,7 +155,7 @@ def remove_files_on_delete(sender, instance: Photo, **kwargs) -> None:
     its diary entry or its owner deleted, the admin), its files go once the
     deletion commits, and stay if it is rolled back."""
     names = [name for name in (instance.thumbnail.name, instance.display.name) if name]
-    transaction.on_commit(lambda: _remove_files(names))
+    transaction.on_commit(lambda: remove_files(names))
 
 
 # --- Helpers ---------------------------------------------------------------------
@@ -199,12 +206,20 @@ def _audience(audience: str) -> str:
     return audience
 
 
-def _new_name() -> str:
-    # 144 random bits: a name nobody can guess (and no view serves by name).
+# --- Files: shared with the other places photos are kept (chat/actions.py) ------
+
+
+def new_name() -> str:
+    """A stored photo file's name: 144 random bits, a name nobody can guess
+    (and no view serves by name)."""
     return f"photos/{secrets.token_urlsafe(18)}.jpg"
 
 
-def _write_files(pending: list[tuple[str, bytes]], photo_ids: list[int]) -> None:
+def write_files(pending: list[tuple[str, bytes]], *, undo) -> None:
+    """Write each (name, bytes) of `pending`, once the rows naming them have
+    committed (call it from transaction.on_commit). If any write fails, the
+    files already written are removed, `undo()` deletes the rows (their files
+    would be missing), and the error goes on."""
     written = []
     try:
         for name, data in pending:
@@ -218,12 +233,14 @@ def _write_files(pending: list[tuple[str, bytes]], photo_ids: list[int]) -> None
         logger.exception("Could not write photo files; their photos are removed")
         # The rows' deletion removes their files too (remove_files_on_delete),
         # but only if it succeeds and its hook gets to run: these go first.
-        _remove_files(written)
-        Photo.objects.filter(pk__in=photo_ids).delete()
+        remove_files(written)
+        undo()
         raise
 
 
-def _remove_files(names: list[str]) -> None:
+def remove_files(names: list[str]) -> None:
+    """Delete these stored files (call it from transaction.on_commit once the
+    rows naming them are gone); one that cannot be removed is logged."""
     for name in names:
         try:
             default_storage.delete(name)

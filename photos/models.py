@@ -131,13 +131,18 @@ class Photo(models.Model):
         return self._thumb_size()[1]
 
     def _thumb_size(self) -> tuple[int, int]:
-        # As photos/images.py made it: the display size fitted into the
-        # thumbnail's, never enlarged.
-        longest = max(self.width, self.height, 1)
-        scale = min(1, settings.PHOTOS_THUMBNAIL_SIZE / longest)
-        if scale == 1:
-            return self.width, self.height
-        return max(1, round(self.width * scale)), max(1, round(self.height * scale))
+        return thumb_size(self.width, self.height)
+
+
+def thumb_size(width: int, height: int) -> tuple[int, int]:
+    """The thumbnail's size of a photo whose display size is width x height,
+    as photos/images.py made it: fitted into the thumbnail's, never enlarged
+    (chat.models.MessagePhoto too)."""
+    longest = max(width, height, 1)
+    scale = min(1, settings.PHOTOS_THUMBNAIL_SIZE / longest)
+    if scale == 1:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 # The sizes a photo is kept in, as its file URL names them.

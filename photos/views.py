@@ -189,7 +189,14 @@ def photo_file(request, photo_id, size):
     if size not in SIZES:
         raise Http404
     photo = access.access_photo(request.user, photo_id)
-    stored = photo.file(size)
+    return serve_stored(request, photo.file(size))
+
+
+def serve_stored(request, stored) -> HttpResponse:
+    """One stored photo file (a FieldFile of a re-encoded JPEG), for a view
+    that has checked the viewer may see it: private, revalidated at every
+    use, with an ETag from its random name (304 when unchanged). Also
+    chat/photo_views.py, for a message's photos."""
     if not stored.name:
         raise Http404
     etag = f'"{stored.name.rsplit("/", 1)[-1].removesuffix(".jpg")}"'

@@ -454,6 +454,9 @@ COVERED_ELSEWHERE: dict[str, tuple[str, ...]] = {
     "chat:message-edit": ("tests/chat/test_messages.py",),
     "chat:message-delete": ("tests/chat/test_messages.py",),
     "chat:message-like": ("tests/chat/test_messages.py",),
+    # A message photo's file: the topic's members not separated from its author
+    # by a block, while the message is not deleted; 404 for anyone else.
+    "chat:message-photo": ("tests/chat/test_message_photos.py",),
     # An event is seen by its community's active members not separated from
     # its organiser by a block: a matrix of its own, by viewer and route.
     **{

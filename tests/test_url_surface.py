@@ -90,6 +90,9 @@ ALLOWED: dict[str, str | None] = {
     "messages/<message_id>/edit/": "chat:message-edit",
     "messages/<message_id>/delete/": "chat:message-delete",
     "messages/<message_id>/like/": "chat:message-like",
+    # A message photo's bytes, to whoever may see the message now
+    # (chat/photo_views.py, tests/chat/test_message_photos.py).
+    "messages/photos/<photo_id>/<size>/": "chat:message-photo",
     "notifications/": "presence:notifications",
     # Footprints: one's own only (tests/presence/test_footprints.py).
     "footprints/": "footprints:list",

@@ -1,0 +1,186 @@
+"""Photos in topics, in real browsers: aiko sends a photo from the composer's
+"Add photos" picker; ben, with the topic open, sees it arrive live with its
+thumbnail and opens it full size in the lightbox. A send that fails keeps its
+text and its photo at the composer for a retry.
+"""
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from chat.models import Message, MessagePhoto
+from tests.e2e.pages import log_in, open_topic, wait_until
+from tests.factories import TopicFactory, coffee_club
+from tests.photos.files import camera_jpeg, jpeg
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WAIT_MS = 15_000
+
+
+@pytest.fixture
+def topic(aiko, ben):
+    community = coffee_club(aiko, ben)
+    return TopicFactory(community=community, title="Photo chat", created_by=aiko)
+
+
+def tab(new_context, nickname, topic, **options):
+    page = new_context(**options).new_page()
+    log_in(page, nickname)
+    open_topic(page, topic)
+    return page
+
+
+def a_photo(name="sunset.jpg", data=None):
+    return {"name": name, "mimeType": "image/jpeg", "buffer": data or camera_jpeg()}
+
+
+def composer(page):
+    return page.get_by_role("textbox", name="Message", exact=True)
+
+
+def chosen(page):
+    return page.get_by_role("list", name="Photos to send").get_by_role("listitem")
+
+
+def wait_loaded(page, selector: str) -> None:
+    """The image `selector` names has loaded and has pixels."""
+    wait_until(
+        page,
+        f"(() => {{ const i = document.querySelector({selector!r});"
+        " return !!i && i.complete && i.naturalWidth > 0; })()",
+        timeout=WAIT_MS,
+    )
+
+
+def test_a_photo_sent_from_one_browser_arrives_live_and_opens_full_size(
+    new_context, topic, aiko, ben
+):
+    aiko_page = tab(new_context, "aiko", topic)
+    ben_page = tab(new_context, "ben", topic)
+
+    aiko_page.get_by_label("Add photos", exact=True).set_input_files([a_photo()])
+    expect(chosen(aiko_page)).to_have_count(1)
+    composer(aiko_page).fill("From the roof")
+    with aiko_page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/send/")
+    ) as answer:
+        aiko_page.get_by_role("button", name="Send", exact=True).click()
+    assert answer.value.status == 201
+
+    message = Message.objects.get(topic=topic)
+    photo = MessagePhoto.objects.get(message=message)
+    # Sent: the composer is empty again, the picker too.
+    expect(composer(aiko_page)).to_have_value("")
+    expect(chosen(aiko_page)).to_have_count(0)
+    # Ben's open tab shows it live, with its thumbnail loaded.
+    thumbnail = ben_page.get_by_role("img", name="Photo 1 of 1 from aiko")
+    expect(thumbnail).to_be_visible()
+    assert ben_page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    wait_loaded(ben_page, f"#message-{message.pk} .msg-photo img")
+    assert thumbnail.get_attribute("width") == str(photo.thumb_width)
+
+    # Full size in the lightbox; Escape closes it and focus comes back.
+    ben_page.locator(f"#message-{message.pk} a.msg-photo").click()
+    dialog = ben_page.get_by_role("dialog", name="Photo 1 of 1 from aiko")
+    expect(dialog).to_be_visible()
+    big = dialog.get_by_role("img", name="Photo 1 of 1 from aiko")
+    expect(big).to_have_attribute("src", photo.display_url)
+    wait_loaded(ben_page, "#photo-lightbox img")
+    assert (
+        ben_page.evaluate("document.querySelector('#photo-lightbox img').naturalWidth")
+        == photo.width
+    )
+    ben_page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert ben_page.evaluate(
+        "document.activeElement && document.activeElement.matches('a.msg-photo')"
+    )
+
+
+def test_arrow_keys_move_between_a_messages_photos_in_the_lightbox(
+    new_context, topic, aiko
+):
+    page = tab(new_context, "aiko", topic)
+    page.get_by_label("Add photos", exact=True).set_input_files(
+        [
+            a_photo(f"p{i}.jpg", jpeg(size=(80, 60), color=(i * 60, 80, 40)))
+            for i in range(3)
+        ]
+    )
+    expect(chosen(page)).to_have_count(3)
+    # Photos alone: the text is optional.
+    with page.expect_response(lambda r: r.url.endswith("/send/")) as answer:
+        page.get_by_role("button", name="Send", exact=True).click()
+    assert answer.value.status == 201
+    page.get_by_role("img", name="Photo 2 of 3 from aiko").click()
+
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_have_accessible_name("Photo 2 of 3 from aiko")
+    page.keyboard.press("ArrowRight")
+    expect(dialog).to_have_accessible_name("Photo 3 of 3 from aiko")
+    page.keyboard.press("ArrowRight")
+    expect(dialog).to_have_accessible_name("Photo 1 of 3 from aiko")
+    page.keyboard.press("ArrowLeft")
+    expect(dialog).to_have_accessible_name("Photo 3 of 3 from aiko")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+
+def test_a_fifth_photo_is_refused_at_the_composer(new_context, topic, aiko):
+    page = tab(new_context, "aiko", topic)
+    picker = page.get_by_label("Add photos", exact=True)
+
+    picker.set_input_files([a_photo(f"p{i}.jpg", jpeg()) for i in range(3)])
+    picker.set_input_files([a_photo(f"q{i}.jpg", jpeg()) for i in range(2)])
+
+    expect(chosen(page)).to_have_count(4)
+    expect(page.locator(f"#composer-{topic.pk}-error")).to_have_text(
+        "A message has at most 4 photos."
+    )
+    # One removed: three left, and a fourth may come.
+    page.get_by_role("button", name="Remove photo 2").click()
+    expect(chosen(page)).to_have_count(3)
+
+
+def provoked(page, page_problems, needle):
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not any(needle in p for p in page_problems):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"No console error with {needle!r}: {page_problems}")
+        page.wait_for_timeout(20)
+    for problem in [p for p in page_problems if needle in p]:
+        page_problems.remove(problem)
+
+
+def test_a_failed_upload_says_so_and_keeps_its_text_and_photo_for_a_retry(
+    new_context, topic, aiko, page_problems
+):
+    page = tab(new_context, "aiko", topic)
+    page.route("**/send/", lambda route: route.abort())
+    page.get_by_label("Add photos", exact=True).set_input_files([a_photo()])
+    composer(page).fill("Will this go?")
+
+    page.get_by_role("button", name="Send", exact=True).click()
+
+    expect(page.locator(f"#composer-{topic.pk}-error")).to_have_text(
+        "Not sent: check your connection and try again."
+    )
+    # The browser and htmx log the failed request as errors: provoked here.
+    for needle in ("net::ERR_FAILED", "htmx:afterRequest", "htmx:sendError"):
+        provoked(page, page_problems, needle)
+    expect(composer(page)).to_have_value("Will this go?")
+    expect(chosen(page)).to_have_count(1)
+    expect(page.locator("[data-photo-progress]")).to_be_hidden()
+    assert Message.objects.count() == 0
+
+    # The retry sends both, once.
+    page.unroute("**/send/")
+    with page.expect_response(lambda r: r.url.endswith("/send/")) as answer:
+        page.get_by_role("button", name="Send", exact=True).click()
+    assert answer.value.status == 201
+    message = Message.objects.get()
+    assert message.body == "Will this go?" and message.photos.count() == 1
+    expect(page.get_by_role("img", name="Photo 1 of 1 from aiko")).to_be_visible()
+    expect(chosen(page)).to_have_count(0)
