@@ -407,7 +407,8 @@ def edit_message(*, message: Message, body: str) -> Message:
     pushed to every listener too."""
     if message.is_deleted:
         raise NotAllowed(_("This message was deleted."))
-    body = clean_body(body)
+    # A message with photos may lose its text, as it could be sent without.
+    body = clean_body(body, may_be_empty=message.photos.exists())
     body_html, mentioned = _render_body(
         body, author=message.author, topic=message.topic
     )

@@ -292,6 +292,29 @@ def test_a_file_that_cannot_be_written_takes_its_message_back(
     assert media_files() == set()
 
 
+def test_a_message_with_photos_may_be_edited_to_no_text(
+    member_client, membership, topic
+):
+    send(member_client, topic, "caption", photos=photos(1))
+    message = Message.objects.get()
+    url = reverse("chat:message-edit", kwargs={"message_id": message.pk})
+
+    response = member_client.post(url, {"body": ""}, **HTMX)
+
+    assert response.status_code == 200
+    message.refresh_from_db()
+    assert message.body == "" and message.edited_at is not None
+    assert len(THUMB_SRC.findall(response.content.decode())) == 1
+    # Without photos, a message keeps needing its text.
+    send(member_client, topic, "words")
+    words = Message.objects.get(body="words")
+    url = reverse("chat:message-edit", kwargs={"message_id": words.pk})
+    assert refused(member_client.post(url, {"body": ""}, **HTMX)) == (
+        400,
+        "Write a message first.",
+    )
+
+
 # --- Serving ------------------------------------------------------------------------
 
 
