@@ -227,3 +227,41 @@ def test_offline_photos_are_refused_at_the_composer_and_kept(
         for p in page_problems
         if "ERR_INTERNET_DISCONNECTED" not in p and "Failed to fetch" not in p
     ]
+
+
+# Make a JPEG file in the page (from a canvas) and hand it to the composer as a
+# paste, or as a drop, as the browser does for a real one.
+PASTE_AND_DROP = """
+async ([kind, selector]) => {
+  const canvas = document.createElement("canvas");
+  canvas.width = 40; canvas.height = 30;
+  canvas.getContext("2d").fillRect(0, 0, 40, 30);
+  const blob = await new Promise((done) => canvas.toBlob(done, "image/jpeg"));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([blob], kind + ".jpg", { type: "image/jpeg" }));
+  const target = document.querySelector(selector);
+  const options = { bubbles: true, cancelable: true };
+  const event = kind === "paste"
+    ? new ClipboardEvent("paste", { ...options, clipboardData: transfer })
+    : new DragEvent("drop", { ...options, dataTransfer: transfer });
+  target.dispatchEvent(event);
+  return event.defaultPrevented;
+}
+"""
+
+
+def test_a_pasted_and_a_dropped_image_become_photos_of_the_message(
+    new_context, topic, aiko
+):
+    page = tab(new_context, "aiko", topic, viewport={"width": 1280, "height": 800})
+    textarea = f"#composer-{topic.pk}-body"
+
+    assert page.evaluate(PASTE_AND_DROP, ["paste", textarea])
+    assert page.evaluate(PASTE_AND_DROP, ["drop", f"#composer-{topic.pk}"])
+
+    expect(chosen(page)).to_have_count(2)
+    with page.expect_response(lambda r: r.url.endswith("/send/")) as answer:
+        composer(page).press("Enter")  # photos alone: Enter sends them too
+    assert answer.value.status == 201
+    message = Message.objects.get()
+    assert message.body == "" and message.photos.count() == 2
