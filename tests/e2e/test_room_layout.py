@@ -153,3 +153,48 @@ def test_the_room_follows_the_systems_colour_scheme(new_context, topic, aiko, sc
     open_topic(page, topic)
     chat = page.locator(".chat")
     assert chat.evaluate("el => getComputedStyle(el).backgroundColor") == paper
+
+
+def test_when_the_keyboard_opens_the_composer_stays_above_it_and_the_log_keeps_its_place(
+    new_context, topic, aiko
+):
+    """The keyboard, as Chromium on Android makes room for it with
+    interactive-widget=resizes-content: the viewport gets shorter."""
+    page = new_context(**PHONE).new_page()
+    log_in(page, aiko.nickname)
+    open_topic(page, topic)
+    last = page.locator("article.msg").last
+    expect(last).to_be_in_viewport()
+    page.get_by_role("textbox", name="Message").focus()
+    page.set_viewport_size({"width": 360, "height": 420})
+    # The newest message is still in view, right above the composer.
+    expect(last).to_be_in_viewport()
+    box = page.get_by_role("button", name="Send").bounding_box()
+    assert box["y"] + box["height"] <= 420
+    scroller = page.locator(f"#topic-{topic.pk}-scroller")
+    assert scroller.evaluate(
+        "s => s.scrollHeight - s.scrollTop - s.clientHeight"
+    ) == pytest.approx(0, abs=2)
+
+
+def test_reading_further_up_the_line_at_the_bottom_edge_stays_when_the_keyboard_opens(
+    new_context, topic, aiko
+):
+    page = new_context(**PHONE).new_page()
+    log_in(page, aiko.nickname)
+    open_topic(page, topic)
+    scroller = page.locator(f"#topic-{topic.pk}-scroller")
+    scroller.evaluate("s => { s.scrollTop = s.scrollHeight / 3; }")
+    page.wait_for_timeout(200)
+    # The message under the log's bottom edge, before and after.
+    under_bottom_edge = """s => {
+      const edge = s.getBoundingClientRect().bottom - 8;
+      const hit = document.elementFromPoint(s.getBoundingClientRect().left + 40, edge);
+      return hit && hit.closest("article.msg") ? hit.closest("article.msg").id : null;
+    }"""
+    before = scroller.evaluate(under_bottom_edge)
+    assert before
+    page.get_by_role("textbox", name="Message").focus()
+    page.set_viewport_size({"width": 360, "height": 420})
+    page.wait_for_timeout(200)
+    assert scroller.evaluate(under_bottom_edge) == before
