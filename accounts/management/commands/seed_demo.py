@@ -90,6 +90,8 @@ COMMUNITY = "Shimokita Coffee Club"
 EVENT = "Saturday tasting walk"
 EVENT_ZONE = "Asia/Tokyo"
 TOPIC = "Live chat"
+# How many of CHAT's messages were sent the day before.
+YESTERDAY = 12
 CHAT = [
     ("aiko", "Welcome to the Shimokita Coffee Club! ☕ 下北沢のコーヒー好き、集まれ〜"),
     ("ben", "Hi all! Just moved near Setagaya-Daita. Where should I start?"),
@@ -112,6 +114,7 @@ CHAT = [
         "daichi",
         "Menu for Saturday: Kenya AA, Guatemala Huehuetenango, and chika's Ethiopia.",
     ),
+    ("daichi", "Filter papers are on me."),
     ("aiko", "ケニア大好き。酸味が爽やか"),
     ("ben", "What grind do you use for pour-over at home?"),
     (
@@ -222,7 +225,12 @@ class Command(BaseCommand):
         )
         if Topic.objects.filter(community=community, title=TOPIC).exists():
             return
-        start = timezone.now() - timedelta(hours=3)
+        # The first half of the talk was yesterday evening, the rest this
+        # morning, so the room shows a day's separator; an author's messages
+        # a minute apart show under one header.
+        now = timezone.now()
+        start = now - timedelta(days=1, hours=2)
+        resumed = now - timedelta(minutes=3 * (len(CHAT) - YESTERDAY))
         topic = Topic.objects.create(
             community=community,
             title=TOPIC,
@@ -244,7 +252,11 @@ class Command(BaseCommand):
                     body=body,
                     body_html=text.render(body, mentioned),
                     client_id=f"seed-{topic.pk}-{i}",
-                    created_at=start + timedelta(minutes=5 * i),
+                    created_at=(
+                        start + timedelta(minutes=5 * i)
+                        if i < YESTERDAY
+                        else resumed + timedelta(minutes=3 * (i - YESTERDAY))
+                    ),
                 )
             )
         Message.objects.bulk_create(rows)
