@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install messages lint format clean bench faults invite superuser mutants
+.PHONY: run test install messages lint format clean bench faults invite superuser mutants screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Enishi needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -66,6 +66,11 @@ invite: $(STAMP)
 	@$(PY) manage.py create_invitation --base-url "$(BASE_URL)" --note "$(NOTE)"
 
 # A staff member for /admin/ (asks for a nickname and a password).
+# The README's screenshots of the room (docs/screenshots/), from the demo of a
+# running `make run` at BASE_URL, in Debian's Chromium (tools/screenshots.py).
+screenshots: $(STAMP)
+	BASE_URL="$(BASE_URL)" $(PY) tools/screenshots.py
+
 superuser: export DJANGO_DEBUG ?= 1
 superuser: $(STAMP)
 	@$(PY) manage.py migrate --noinput -v0
