@@ -69,3 +69,21 @@ def test_the_topic_page_has_no_axe_violations(new_context, room, aiko, device, l
     open_topic(page, room)
     found = axe.violations(page)
     assert found == [], "\n".join(found)
+
+
+# The pages around the room, in the dark scheme on a phone (the tab bar, the
+# "More" sheet) and the light one on a desktop.
+AROUND = ["/", "/communities/", "community", "/notifications/", "/friends/", "/events/", "me"]
+
+
+@pytest.mark.parametrize("where", AROUND)
+@pytest.mark.parametrize("device,scheme", [(PHONE, "dark"), (DESKTOP, "light")], ids=["phone-dark", "desktop-light"])
+def test_the_pages_around_the_room_have_no_axe_violations(new_context, room, aiko, where, device, scheme):
+    page = new_context(**device, color_scheme=scheme).new_page()
+    log_in(page, aiko.nickname)
+    url = {"community": room.community.get_absolute_url(), "me": aiko.get_absolute_url()}.get(where, where)
+    page.goto(url)
+    if device is PHONE:
+        page.get_by_role("button", name="More").click()
+    found = axe.violations(page)
+    assert found == [], "\n".join(found)
