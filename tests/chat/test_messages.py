@@ -830,7 +830,9 @@ def test_topic_page_query_count_does_not_grow_with_messages(
     large_count = queries_for(member_client, large.get_absolute_url())
 
     assert small_count == large_count
-    assert large_count <= 15
+    # 16: one of them loads the page's message photos, all at once
+    # (for_display's prefetch; tests/chat/test_message_photos.py).
+    assert large_count <= 16
 
 
 def test_older_page_query_count_does_not_grow_with_messages(
