@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 from playwright.sync_api import expect
 
 from accounts.models import Member
-from chat import text
+from chat import actions, text
 from chat.models import Message
 from communities.models import TopicRead
 from tests.e2e.pages import log_in, open_topic, wait_until
@@ -149,6 +149,12 @@ def test_phone_groups_by_author_and_separates_the_days_of_tokyo(
     expect(head(reply)).to_be_visible()
     # Times in the member's zone (Tokyo).
     expect(head(late).locator("time")).to_have_text("23:58")
+    # An edit replaces the message (a new node, live): it keeps its place
+    # under ben's header.
+    actions.edit_message(message=later, body="Anyone awake?")
+    expect(article(page, later).locator(".msg-body")).to_have_text("Anyone awake?")
+    expect(article(page, later)).to_have_class(re.compile(r"\bmsg-cont\b"))
+    expect(article(page, later).locator(".msg-head time")).to_have_text("23:59")
 
     # Nothing is wider than the phone.
     widths = page.evaluate(
