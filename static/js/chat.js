@@ -531,6 +531,12 @@
       item.setAttribute("aria-checked", like && like.getAttribute("aria-pressed") === "true" ? "true" : "false");
     });
     list.hidden = false;
+    // Too near the bottom of the log to open downwards: it opens upwards.
+    list.classList.remove("msg-menu-up");
+    if (getComputedStyle(list).position === "absolute" &&
+        list.getBoundingClientRect().bottom > scroller.getBoundingClientRect().bottom) {
+      list.classList.add("msg-menu-up");
+    }
     button.setAttribute("aria-expanded", "true");
     openMenu = { button: button, list: list };
     var items = menuItems(list);
