@@ -20,6 +20,7 @@ from playwright.sync_api import expect
 
 from chat import text
 from chat.models import Message
+from tests.e2e import axe
 from tests.e2e.pages import log_in, open_topic, wait_until
 from tests.factories import MessageFactory, TopicFactory, coffee_club
 
@@ -236,6 +237,8 @@ def test_an_offline_send_is_delivered_exactly_once_after_reconnect(
     ).to_have_text(
         "You are offline: your message will be sent when the connection is back."
     )
+    found = axe.violations(aiko_page)
+    assert found == [], "\n".join(found)
     # Not put back in the composer, and nothing sent yet.
     expect(box).to_have_value("")
     aiko_page.wait_for_timeout(300)
