@@ -245,7 +245,29 @@ def test_an_offline_send_is_delivered_exactly_once_after_reconnect(
     assert posts == []
     assert Message.objects.filter(body=body).count() == 0
 
+    # The answer is held while the page is told, again and again, that the
+    # connection is back: still one request in flight.
+    held = []
+
+    def hold(route):
+        if held:  # only the first is held
+            route.continue_()
+        else:
+            held.append(route)
+
+    aiko_page.route("**/send/", hold)
     aiko_page.context.set_offline(False)
+    wait_until(aiko_page, "navigator.onLine === true")
+    while not held:
+        aiko_page.wait_for_timeout(20)
+    aiko_page.evaluate(
+        "for (let i = 0; i < 3; i++) { window.dispatchEvent(new Event('online'));"
+        " window.dispatchEvent(new Event('pageshow')); }"
+    )
+    aiko_page.wait_for_timeout(300)
+    assert len(posts) == 1
+    expect(item.locator(".outbox-state")).to_have_text("Sending…")
+    held[0].continue_()
 
     expect(articles_with(aiko_page, body)).to_have_count(1, timeout=WAIT_MS)
     expect(articles_with(ben_page, body)).to_have_count(1, timeout=WAIT_MS)
