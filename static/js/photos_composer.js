@@ -1,5 +1,6 @@
 // Topic page: the composer's photos (templates/chat/_composer_photos.html).
-// Up to data-max photos go with a message under "photos": chosen with the
+// Up to data-max photos (each at most data-max-bytes, all together at most
+// data-max-total) go with a message under "photos": chosen with the
 // "Add photos" input (camera or gallery on a phone), pasted, or dropped on
 // the composer. Each shows as a small thumbnail with a remove button; while
 // they upload a progress bar shows. With photos the text may be empty. A
@@ -20,6 +21,10 @@
   var textarea = form.querySelector("textarea[name=body]");
   var errorBox = document.getElementById("composer-" + room.topicId + "-error");
   var max = parseInt(picker.dataset.max, 10) || 4;
+  // Larger than the server takes (a file, or the request): refused here,
+  // before a long upload ends in a refusal.
+  var maxBytes = parseInt(picker.dataset.maxBytes, 10) || Infinity;
+  var maxTotal = parseInt(picker.dataset.maxTotal, 10) || Infinity;
   var canCopyFiles = typeof DataTransfer === "function";
 
   var chosen = [];     // File objects, in the order they will be sent
@@ -101,9 +106,13 @@
   // the rest refused with a word at the composer.
   function add(files) {
     var refused = "";
+    var total = chosen.reduce(function (sum, file) { return sum + file.size; }, 0);
     Array.prototype.forEach.call(files, function (file) {
       if (!isImage(file)) { refused = picker.dataset.notImage; return; }
       if (chosen.length >= max) { refused = picker.dataset.tooMany; return; }
+      if (file.size > maxBytes) { refused = picker.dataset.tooBig; return; }
+      if (total + file.size > maxTotal) { refused = picker.dataset.tooMuch; return; }
+      total += file.size;
       chosen.push(file);
     });
     syncInput();

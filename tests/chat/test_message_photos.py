@@ -493,3 +493,18 @@ def test_catch_up_shows_the_photos_and_the_tombstone_none(
     html = other_client.get(url, **HTMX).content.decode()
     assert "This message was deleted." in html
     assert "/messages/photos/" not in html
+
+
+def test_the_composer_knows_the_servers_photo_limits(
+    member_client, membership, topic, settings
+):
+    settings.PHOTOS_MAX_BYTES = 3 * 1024 * 1024
+    settings.REQUEST_MAX_BYTES = 8 * 1024 * 1024
+
+    html = member_client.get(topic.get_absolute_url()).content.decode()
+
+    assert 'data-max="4"' in html
+    assert f'data-max-bytes="{3 * 1024 * 1024}"' in html
+    assert f'data-max-total="{8 * 1024 * 1024 - 64 * 1024}"' in html
+    assert "A photo is at most 3 MB." in html
+    assert "The photos of one message are at most 7 MB in all." in html

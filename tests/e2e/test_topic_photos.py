@@ -149,6 +149,25 @@ def test_a_fifth_photo_is_refused_at_the_composer(new_context, topic, aiko):
     expect(chosen(page)).to_have_count(3)
 
 
+def test_a_photo_larger_than_the_server_takes_is_refused_at_the_composer(
+    new_context, topic, aiko, settings
+):
+    page = tab(new_context, "aiko", topic)
+    too_big = min(settings.PHOTOS_MAX_BYTES, settings.AVATAR_MAX_BYTES) + 1
+    posts = []
+    page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+
+    page.get_by_label("Add photos", exact=True).set_input_files(
+        [a_photo("huge.jpg", b"\xff" * too_big)]
+    )
+
+    expect(page.locator(f"#composer-{topic.pk}-error")).to_have_text(
+        f"A photo is at most {too_big // (1024 * 1024)} MB."
+    )
+    expect(chosen(page)).to_have_count(0)
+    assert not [r for r in posts if r.url.endswith("/send/")]
+
+
 def provoked(page, page_problems, needle):
     deadline = time.monotonic() + WAIT_MS / 1000
     while not any(needle in p for p in page_problems):
