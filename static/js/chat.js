@@ -448,7 +448,7 @@
       fetch(log.dataset.readUrl, {
         method: "POST", body: body, credentials: "same-origin",
         headers: { "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value },
-      });
+      }).catch(function () { /* offline: the next read position says it */ });
     }, 1000);
   }
   document.addEventListener("visibilitychange", function () {
@@ -556,6 +556,13 @@
       // Back to the menu's button, so a keyboard goes on from the message.
       closeMenu(true);
       return;
+    }
+    // Copy text: on a touch screen a long press opens this menu rather than
+    // selecting words, so the menu copies the message's text.
+    var copyItem = event.target.closest(".msg-copy");
+    if (copyItem && navigator.clipboard) {
+      var copied = copyItem.closest("article.msg").querySelector(".msg-body");
+      navigator.clipboard.writeText(copied ? copied.innerText : "").catch(function () {});
     }
     if (openMenu && event.target.closest("[role^=menuitem]")) closeMenu(false);
     // "(edited)": the time of the edit, shown and hidden (the title says it

@@ -393,7 +393,7 @@
   // not change under the finger (the tab bar comes back when the text loses
   // the focus, moving the button before the press ends: no click).
   form.addEventListener("mousedown", function (event) {
-    if (document.activeElement === textarea && event.target.closest("button")) event.preventDefault();
+    if (document.activeElement === textarea && event.target.closest("button, label")) event.preventDefault();
   });
 
   function autosize() {

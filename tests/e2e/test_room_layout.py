@@ -188,9 +188,11 @@ def test_reading_further_up_the_line_at_the_bottom_edge_stays_when_the_keyboard_
     page.wait_for_timeout(200)
     # The message under the log's bottom edge, before and after.
     under_bottom_edge = """s => {
-      const edge = s.getBoundingClientRect().bottom - 8;
-      const hit = document.elementFromPoint(s.getBoundingClientRect().left + 40, edge);
-      return hit && hit.closest("article.msg") ? hit.closest("article.msg").id : null;
+      const edge = s.getBoundingClientRect().bottom;
+      const above = [...s.querySelectorAll("article.msg")].filter(
+        (a) => a.getBoundingClientRect().top < edge);
+      const last = above[above.length - 1];
+      return last ? [last.id, Math.round(edge - last.getBoundingClientRect().top)] : null;
     }"""
     before = scroller.evaluate(under_bottom_edge)
     assert before

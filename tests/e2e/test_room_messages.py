@@ -388,7 +388,9 @@ def test_desktop_the_keyboard_alone_reaches_every_action_of_a_message(
         if name == items[0]:
             break
         items.append(name)
-    expected = ["Like!", "Reply"] + (["Edit", "Delete"] if own else ["Report", "Block"])
+    expected = ["Like!", "Reply", "Copy text"] + (
+        ["Edit", "Delete"] if own else ["Report", "Block"]
+    )
     assert items == expected, items
 
     # Like! from the menu, by keyboard.
@@ -416,3 +418,22 @@ def test_times_are_written_in_the_members_own_zone(new_context, topic, aiko, ben
     expect(page.get_by_role("separator")).to_have_attribute(
         "aria-label", re.compile("March 9")
     )
+
+
+def test_copy_text_from_the_menu_puts_the_messages_words_on_the_clipboard(
+    new_context, topic, aiko, ben
+):
+    """On a touch screen a long press opens the menu rather than selecting
+    words: the menu copies them."""
+    message = seed(topic, aiko, "Kenya AA, 15 g to 250 g")
+    context = new_context(**PHONE)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    log_in(page, "ben")
+    open_topic(page, topic)
+    shown = article(page, message)
+    shown.get_by_role("button", name="More actions").focus()
+    page.keyboard.press("Enter")
+    shown.get_by_role("menuitem", name="Copy text").click()
+    expect(shown.get_by_role("menu")).to_be_hidden()
+    assert page.evaluate("navigator.clipboard.readText()") == "Kenya AA, 15 g to 250 g"
