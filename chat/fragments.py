@@ -3,6 +3,7 @@ partials the topic page uses, so page and live update cannot drift."""
 
 import functools
 import hashlib
+import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -65,11 +66,29 @@ FRAGMENT_TTL = 15 * 60  # seconds
 NEUTRAL = {"liked_ids": frozenset(), "hidden_ids": frozenset()}
 
 
+INCLUDED = re.compile(rb"""{%\s*include\s+["']([^"']+)["']""")
+
+
+def _sources(name: str, seen: set[str]) -> list[bytes]:
+    """The template `name` and every template it includes, at any depth."""
+    if name in seen:
+        return []
+    seen.add(name)
+    source = Path(get_template(name).origin.name).read_bytes()
+    found = [source]
+    for included in INCLUDED.findall(source):
+        found += _sources(included.decode(), seen)
+    return found
+
+
 @functools.cache
 def _template_digest() -> str:
-    # A deploy with another template starts on new keys.
-    source = Path(get_template(TOPIC_TEMPLATE).origin.name).read_bytes()
-    return hashlib.sha256(source).hexdigest()[:12]
+    # A deploy that changes the topic's template, or one it includes (a
+    # message's photos, an avatar), starts on new keys.
+    digest = hashlib.sha256()
+    for source in _sources(TOPIC_TEMPLATE, set()):
+        digest.update(source)
+    return digest.hexdigest()[:12]
 
 
 # What a message's fragment shows, apart from its text: the fields its cache

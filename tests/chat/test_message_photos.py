@@ -508,3 +508,20 @@ def test_the_composer_knows_the_servers_photo_limits(
     assert f'data-max-total="{8 * 1024 * 1024 - 64 * 1024}"' in html
     assert "A photo is at most 3 MB." in html
     assert "The photos of one message are at most 7 MB in all." in html
+
+
+def test_a_reply_to_a_photo_without_text_quotes_it_as_a_photo(
+    member_client, membership, topic
+):
+    send(member_client, topic, "", photos=photos(1))
+    photo_message = Message.objects.get()
+
+    response = member_client.post(
+        reverse("chat:message-create", args=[topic.pk]),
+        {"body": "Lovely!", "client_id": uuid.uuid4().hex, "reply_to": photo_message.pk},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 201
+    quote = re.search(r'<a class="msg-quote"[^>]*>(.*?)</a>', response.content.decode(), re.S)
+    assert re.sub(r"\s+", " ", re.sub("<[^>]+>", "", quote.group(1))).strip() == "aiko Photo"

@@ -106,3 +106,31 @@ def test_a_new_avatar_is_a_new_catch_up_fragment(
 
     assert after != before
     assert "<img" in after
+
+
+def test_the_cache_keys_digest_covers_the_templates_the_topic_page_includes(
+    settings, tmp_path
+):
+    """A deploy that changes only an included template (a message's photos)
+    must not serve fragments cached from the old one."""
+    import shutil
+    from pathlib import Path
+
+    from django.template import engines
+
+    from chat import fragments
+
+    copy = tmp_path / "templates"
+    shutil.copytree(Path(settings.BASE_DIR) / "templates", copy)
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [copy]}]
+    engines.__dict__.pop("templates", None)
+    engines._engines = {}
+    fragments._template_digest.cache_clear()
+    try:
+        before = fragments._template_digest()
+        photos = copy / "chat" / "_message_photos.html"
+        photos.write_text(photos.read_text() + "\n")
+        fragments._template_digest.cache_clear()
+        assert fragments._template_digest() != before
+    finally:
+        fragments._template_digest.cache_clear()
