@@ -51,8 +51,16 @@ def take(browser, name, device, language, scheme):
     page.locator("a", has_text="Shimokita Coffee Club").first.click()
     page.locator("a", has_text="Live chat").first.click()
     page.wait_for_selector('#live[data-live-status="open"]', state="attached")
-    # Land at the newest message, as someone who has read everything.
-    page.evaluate("document.querySelector('.chat-scroller').scrollTop = 1e9")
+    # Today's first messages, under the day's separator: the demo's talk
+    # began yesterday, and two of daichi's messages share one header.
+    page.evaluate(
+        """(() => {
+          const scroller = document.querySelector('.chat-scroller');
+          const days = document.querySelectorAll('.day-separator');
+          const today = days[days.length - 1];
+          scroller.scrollTop = today.offsetTop - scroller.offsetTop - 80;
+        })()"""
+    )
     page.wait_for_timeout(600)
     page.screenshot(path=OUT / f"{name}.png")
     context.close()
