@@ -518,10 +518,19 @@ def test_a_reply_to_a_photo_without_text_quotes_it_as_a_photo(
 
     response = member_client.post(
         reverse("chat:message-create", args=[topic.pk]),
-        {"body": "Lovely!", "client_id": uuid.uuid4().hex, "reply_to": photo_message.pk},
+        {
+            "body": "Lovely!",
+            "client_id": uuid.uuid4().hex,
+            "reply_to": photo_message.pk,
+        },
         HTTP_HX_REQUEST="true",
     )
 
     assert response.status_code == 201
-    quote = re.search(r'<a class="msg-quote"[^>]*>(.*?)</a>', response.content.decode(), re.S)
-    assert re.sub(r"\s+", " ", re.sub("<[^>]+>", "", quote.group(1))).strip() == "aiko Photo"
+    quote = re.search(
+        r'<a class="msg-quote"[^>]*>(.*?)</a>', response.content.decode(), re.S
+    )
+    assert (
+        re.sub(r"\s+", " ", re.sub("<[^>]+>", "", quote.group(1))).strip()
+        == "aiko Photo"
+    )

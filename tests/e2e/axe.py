@@ -27,7 +27,8 @@ def violations(page: Page, *, include: str | None = None) -> list[str]:
         page.evaluate(_source())
     result = page.evaluate(
         """([include, tags]) => axe.run(include ? { include: [include] } : document,
-             { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] })""",
+             { runOnly: { type: "tag", values: tags },
+               resultTypes: ["violations"] })""",
         [include, TAGS],
     )
     lines = []

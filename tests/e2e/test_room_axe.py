@@ -17,7 +17,11 @@ from tests.factories import MessageFactory, TopicFactory, coffee_club
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {"viewport": {"width": 360, "height": 740}, "has_touch": True, "is_mobile": True}
+PHONE = {
+    "viewport": {"width": 360, "height": 740},
+    "has_touch": True,
+    "is_mobile": True,
+}
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 
 
@@ -38,16 +42,23 @@ def room(aiko, ben):
         mentioned = [ben] if "@ben" in body else []
         messages.append(
             MessageFactory(
-                topic=topic, author=author, body=body,
-                body_html=text.render(body, mentioned), created_at=at,
+                topic=topic,
+                author=author,
+                body=body,
+                body_html=text.render(body, mentioned),
+                created_at=at,
             )
         )
     messages[1].like_count = 2
     messages[1].edited_at = now - timedelta(days=1)
     messages[1].save()
     MessageFactory(
-        topic=topic, author=ben, body="gone", body_html="gone",
-        deleted_at=now, created_at=now - timedelta(minutes=1),
+        topic=topic,
+        author=ben,
+        body="gone",
+        body_html="gone",
+        deleted_at=now,
+        created_at=now - timedelta(minutes=1),
     )
     TopicRead.objects.create(topic=topic, member=aiko, last_read_id=messages[2].pk)
     return topic
@@ -59,7 +70,9 @@ def room(aiko, ben):
     ids=["phone-ja", "phone-en", "desktop-en", "desktop-ja"],
 )
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_topic_page_has_no_axe_violations(new_context, room, aiko, device, language, scheme):
+def test_the_topic_page_has_no_axe_violations(
+    new_context, room, aiko, device, language, scheme
+):
     context = new_context(**device, color_scheme=scheme)
     page = context.new_page()
     log_in(page, aiko.nickname)
@@ -73,15 +86,32 @@ def test_the_topic_page_has_no_axe_violations(new_context, room, aiko, device, l
 
 # The pages around the room, in the dark scheme on a phone (the tab bar, the
 # "More" sheet) and the light one on a desktop.
-AROUND = ["/", "/communities/", "community", "/notifications/", "/friends/", "/events/", "me"]
+AROUND = [
+    "/",
+    "/communities/",
+    "community",
+    "/notifications/",
+    "/friends/",
+    "/events/",
+    "me",
+]
 
 
 @pytest.mark.parametrize("where", AROUND)
-@pytest.mark.parametrize("device,scheme", [(PHONE, "dark"), (DESKTOP, "light")], ids=["phone-dark", "desktop-light"])
-def test_the_pages_around_the_room_have_no_axe_violations(new_context, room, aiko, where, device, scheme):
+@pytest.mark.parametrize(
+    "device,scheme",
+    [(PHONE, "dark"), (DESKTOP, "light")],
+    ids=["phone-dark", "desktop-light"],
+)
+def test_the_pages_around_the_room_have_no_axe_violations(
+    new_context, room, aiko, where, device, scheme
+):
     page = new_context(**device, color_scheme=scheme).new_page()
     log_in(page, aiko.nickname)
-    url = {"community": room.community.get_absolute_url(), "me": aiko.get_absolute_url()}.get(where, where)
+    url = {
+        "community": room.community.get_absolute_url(),
+        "me": aiko.get_absolute_url(),
+    }.get(where, where)
     page.goto(url)
     if device is PHONE:
         page.get_by_role("button", name="More").click()

@@ -15,7 +15,11 @@ from tests.factories import MessageFactory, TopicFactory, coffee_club
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {"viewport": {"width": 360, "height": 740}, "has_touch": True, "is_mobile": True}
+PHONE = {
+    "viewport": {"width": 360, "height": 740},
+    "has_touch": True,
+    "is_mobile": True,
+}
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 
 # Web Share where the test says so: navigator.share records what it was given.
@@ -35,8 +39,12 @@ def topic(club, aiko, ben):
     topic = TopicFactory(community=club, title="Morning brews", created_by=aiko)
     for n in range(30):
         body = f"Message number {n} about coffee"
-        MessageFactory(topic=topic, author=ben if n % 2 else aiko, body=body,
-                       body_html=text.render(body, []))
+        MessageFactory(
+            topic=topic,
+            author=ben if n % 2 else aiko,
+            body=body,
+            body_html=text.render(body, []),
+        )
     return topic
 
 
@@ -92,22 +100,26 @@ def test_on_a_desktop_the_communitys_topics_sit_beside_the_room_with_unread_coun
 ):
     other = TopicFactory(community=club, title="Grinders", created_by=ben)
     for n in range(3):
-        MessageFactory(topic=other, author=ben, body=f"grind {n}", body_html=f"grind {n}")
+        MessageFactory(
+            topic=other, author=ben, body=f"grind {n}", body_html=f"grind {n}"
+        )
     page = new_context(**DESKTOP).new_page()
     log_in(page, aiko.nickname)
     open_topic(page, topic)
 
     topics = page.get_by_role("navigation", name=club.name)
     expect(topics).to_be_visible()
-    expect(topics.get_by_role("link", name="Morning brews", exact=True)).to_have_attribute(
-        "aria-current", "page"
-    )
+    expect(
+        topics.get_by_role("link", name="Morning brews", exact=True)
+    ).to_have_attribute("aria-current", "page")
     grinders = topics.get_by_role("link", name="Grinders 3 unread messages")
     expect(grinders).to_be_visible()
     grinders.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Grinders")
     # Read now: no count on it, and one on nothing else.
-    expect(page.get_by_role("navigation", name=club.name).locator(".badge")).to_have_count(0)
+    expect(
+        page.get_by_role("navigation", name=club.name).locator(".badge")
+    ).to_have_count(0)
     # The tab bar's "More" is not shown on a desktop: every link is.
     main = page.get_by_role("navigation", name="Main")
     expect(main.get_by_role("link", name="Events")).to_be_visible()
@@ -121,7 +133,9 @@ def test_the_sidebar_is_not_on_a_phone(new_context, topic, club, aiko):
     expect(page.get_by_role("navigation", name=club.name)).to_be_hidden()
 
 
-def test_the_topics_link_is_copied_where_the_browser_cannot_share(new_context, topic, aiko):
+def test_the_topics_link_is_copied_where_the_browser_cannot_share(
+    new_context, topic, aiko
+):
     context = new_context(**DESKTOP)
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()
@@ -133,7 +147,9 @@ def test_the_topics_link_is_copied_where_the_browser_cannot_share(new_context, t
     assert page.evaluate("navigator.clipboard.readText()") == page.url
 
 
-def test_the_topics_link_goes_to_the_share_sheet_where_there_is_one(new_context, topic, aiko):
+def test_the_topics_link_goes_to_the_share_sheet_where_there_is_one(
+    new_context, topic, aiko
+):
     context = new_context(**PHONE)
     context.add_init_script(FAKE_SHARE)
     page = context.new_page()
@@ -146,8 +162,12 @@ def test_the_topics_link_goes_to_the_share_sheet_where_there_is_one(new_context,
     assert shared == [{"title": "Morning brews", "url": page.url}]
 
 
-@pytest.mark.parametrize("scheme,paper", [("light", "rgb(255, 255, 255)"), ("dark", "rgb(27, 31, 36)")])
-def test_the_room_follows_the_systems_colour_scheme(new_context, topic, aiko, scheme, paper):
+@pytest.mark.parametrize(
+    "scheme,paper", [("light", "rgb(255, 255, 255)"), ("dark", "rgb(27, 31, 36)")]
+)
+def test_the_room_follows_the_systems_colour_scheme(
+    new_context, topic, aiko, scheme, paper
+):
     page = new_context(**DESKTOP, color_scheme=scheme).new_page()
     log_in(page, aiko.nickname)
     open_topic(page, topic)
@@ -155,7 +175,7 @@ def test_the_room_follows_the_systems_colour_scheme(new_context, topic, aiko, sc
     assert chat.evaluate("el => getComputedStyle(el).backgroundColor") == paper
 
 
-def test_when_the_keyboard_opens_the_composer_stays_above_it_and_the_log_keeps_its_place(
+def test_when_the_keyboard_opens_the_composer_stays_above_it_and_the_log_keeps_place(
     new_context, topic, aiko
 ):
     """The keyboard, as Chromium on Android makes room for it with
@@ -192,7 +212,8 @@ def test_reading_further_up_the_line_at_the_bottom_edge_stays_when_the_keyboard_
       const above = [...s.querySelectorAll("article.msg")].filter(
         (a) => a.getBoundingClientRect().top < edge);
       const last = above[above.length - 1];
-      return last ? [last.id, Math.round(edge - last.getBoundingClientRect().top)] : null;
+      if (!last) return null;
+      return [last.id, Math.round(edge - last.getBoundingClientRect().top)];
     }"""
     before = scroller.evaluate(under_bottom_edge)
     assert before
