@@ -79,3 +79,32 @@ def wait_until(page: Page, expression: str, timeout: float = 15_000) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"Not true after {timeout} ms: {expression}")
         page.wait_for_timeout(50)
+
+
+# The two screens the room is tried on (issue 12): a phone held upright, with
+# touch, and a desktop.
+PHONE = {
+    "viewport": {"width": 360, "height": 740},
+    "has_touch": True,
+    "is_mobile": True,
+}
+DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+
+
+def in_japanese(page: Page) -> None:
+    """Switch the signed-in member's pages to Japanese, with the header's
+    language button, as a person would."""
+    page.get_by_role("button", name="日本語").click()
+    page.wait_for_load_state()
+
+
+def room_tab(new_context, nickname: str, topic, *, language="en", **options) -> Page:
+    """A browser of its own (context `options`: a screen, a colour scheme)
+    with `nickname` logged in, in `language`, on the topic's page, its
+    socket open."""
+    page = new_context(**options).new_page()
+    log_in(page, nickname)
+    if language == "ja":
+        in_japanese(page)
+    open_topic(page, topic)
+    return page

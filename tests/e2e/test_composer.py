@@ -21,17 +21,11 @@ from playwright.sync_api import expect
 from chat import text
 from chat.models import Message
 from tests.e2e import axe
-from tests.e2e.pages import log_in, open_topic, wait_until
+from tests.e2e.pages import DESKTOP, PHONE, log_in, open_topic, room_tab, wait_until
 from tests.factories import MessageFactory, TopicFactory, coffee_club
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {
-    "viewport": {"width": 360, "height": 740},
-    "has_touch": True,
-    "is_mobile": True,
-}
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 WAIT_MS = 15_000
 CLIENT_ID = r'name="client_id"\r\n\r\n([^\r]+)\r\n'
 
@@ -46,17 +40,6 @@ def seed(topic, author, body, **fields):
     return MessageFactory(
         topic=topic, author=author, body=body, body_html=text.render(body, []), **fields
     )
-
-
-def tab(new_context, nickname, topic, *, language="en", **options):
-    context = new_context(**options)
-    page = context.new_page()
-    log_in(page, nickname)
-    if language == "ja":
-        page.get_by_role("button", name="日本語").click()
-        page.wait_for_load_state()
-    open_topic(page, topic)
-    return page
 
 
 def composer(page, topic):
@@ -132,7 +115,7 @@ def kept_keys(page):
 def test_a_draft_survives_a_reload_and_is_gone_once_sent(
     new_context, topic, device, language
 ):
-    page = tab(new_context, "aiko", topic, language=language, **device)
+    page = room_tab(new_context, "aiko", topic, language=language, **device)
     box = composer(page, topic)
     draft = "明日の集合は9時で" if language == "ja" else "Tomorrow we meet at"
     box.fill(draft)
@@ -166,7 +149,7 @@ def test_a_draft_survives_a_reload_and_is_gone_once_sent(
 
 
 def test_a_refused_send_keeps_its_draft(new_context, topic):
-    page = tab(new_context, "aiko", topic)
+    page = room_tab(new_context, "aiko", topic)
     box = composer(page, topic)
     too_long = "a" * 4001
     box.evaluate("(box, value) => { box.value = value; }", too_long)
@@ -208,8 +191,8 @@ def test_drafts_are_per_topic_and_member_and_logging_out_clears_them(
 def test_an_offline_send_is_delivered_exactly_once_after_reconnect(
     new_context, topic, ben
 ):
-    aiko_page = tab(new_context, "aiko", topic)
-    ben_page = tab(new_context, "ben", topic)
+    aiko_page = room_tab(new_context, "aiko", topic)
+    ben_page = room_tab(new_context, "ben", topic)
     posts = send_posts(aiko_page)
     box = composer(aiko_page, topic)
     body = "Sent from the train tunnel"
@@ -285,8 +268,8 @@ def test_an_offline_send_is_delivered_exactly_once_after_reconnect(
 def test_messages_queued_offline_survive_closing_the_tab_and_go_in_order(
     new_context, topic, ben
 ):
-    aiko_page = tab(new_context, "aiko", topic)
-    ben_page = tab(new_context, "ben", topic)
+    aiko_page = room_tab(new_context, "aiko", topic)
+    ben_page = room_tab(new_context, "ben", topic)
     box = composer(aiko_page, topic)
 
     go_offline(aiko_page)
@@ -315,8 +298,8 @@ def test_messages_queued_offline_survive_closing_the_tab_and_go_in_order(
 def test_a_send_whose_answer_was_lost_goes_again_with_its_client_id_and_shows_once(
     new_context, topic, ben, page_problems
 ):
-    aiko_page = tab(new_context, "aiko", topic)
-    ben_page = tab(new_context, "ben", topic)
+    aiko_page = room_tab(new_context, "aiko", topic)
+    ben_page = room_tab(new_context, "ben", topic)
     posts = send_posts(aiko_page)
     lost = []
 
@@ -363,7 +346,7 @@ def test_a_queued_message_the_server_refuses_comes_back_with_the_reason(
     topic.slow_mode_seconds = 300
     topic.save()
     seed(topic, ben, "Just said something", created_at=timezone.now())
-    page = tab(new_context, "ben", topic)
+    page = room_tab(new_context, "ben", topic)
     box = composer(page, topic)
 
     go_offline(page)
@@ -391,7 +374,7 @@ def test_up_arrow_in_an_empty_composer_edits_ones_last_message(
     mine = seed(topic, aiko, "Meet at the station")
     seed(topic, ben, "From ben, after")
     seed(topic, aiko, "gone", deleted_at=timezone.now())
-    page = tab(new_context, "aiko", topic)
+    page = room_tab(new_context, "aiko", topic)
     box = composer(page, topic)
     banner = page.locator("[data-edit-banner]")
 
@@ -427,7 +410,7 @@ def test_escape_cancels_an_edit_with_the_draft_back_and_a_reply(
 ):
     mine = seed(topic, aiko, "Mine to edit")
     theirs = seed(topic, ben, "Ben asks something")
-    page = tab(new_context, "aiko", topic)
+    page = room_tab(new_context, "aiko", topic)
     box = composer(page, topic)
     edit_banner = page.locator("[data-edit-banner]")
     reply_banner = page.locator("[data-reply-banner]")

@@ -12,17 +12,10 @@ from django.utils import timezone
 from chat import text
 from communities.models import TopicRead
 from tests.e2e import axe
-from tests.e2e.pages import log_in, open_topic
+from tests.e2e.pages import DESKTOP, PHONE, in_japanese, log_in, open_topic
 from tests.factories import MessageFactory, TopicFactory, coffee_club
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {
-    "viewport": {"width": 360, "height": 740},
-    "has_touch": True,
-    "is_mobile": True,
-}
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 
 
 @pytest.fixture
@@ -77,8 +70,7 @@ def test_the_topic_page_has_no_axe_violations(
     page = context.new_page()
     log_in(page, aiko.nickname)
     if language == "ja":
-        page.get_by_role("button", name="日本語").click()
-        page.wait_for_load_state()
+        in_japanese(page)
     open_topic(page, room)
     found = axe.violations(page)
     assert found == [], "\n".join(found)

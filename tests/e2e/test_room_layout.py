@@ -10,17 +10,11 @@ import pytest
 from playwright.sync_api import expect
 
 from chat import text
-from tests.e2e.pages import log_in, open_topic
+from tests.e2e.pages import DESKTOP, PHONE, in_japanese, log_in, open_topic
 from tests.factories import MessageFactory, TopicFactory, coffee_club
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {
-    "viewport": {"width": 360, "height": 740},
-    "has_touch": True,
-    "is_mobile": True,
-}
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 
 # Web Share where the test says so: navigator.share records what it was given.
 FAKE_SHARE = """
@@ -48,17 +42,12 @@ def topic(club, aiko, ben):
     return topic
 
 
-def japanese(page):
-    page.get_by_role("button", name="日本語").click()
-    page.wait_for_load_state()
-
-
 def test_on_a_phone_the_log_gets_most_of_the_screen_and_the_tabs_sit_at_the_bottom(
     new_context, topic, aiko
 ):
     page = new_context(**PHONE).new_page()
     log_in(page, aiko.nickname)
-    japanese(page)
+    in_japanese(page)
     open_topic(page, topic)
 
     scroller = page.locator(f"#topic-{topic.pk}-scroller").bounding_box()

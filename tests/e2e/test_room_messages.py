@@ -23,17 +23,11 @@ from accounts.models import Member
 from chat import actions, text
 from chat.models import Message
 from communities.models import TopicRead
-from tests.e2e.pages import log_in, open_topic, wait_until
+from tests.e2e.pages import DESKTOP, PHONE, log_in, open_topic, room_tab, wait_until
 from tests.factories import MessageFactory, TopicFactory, coffee_club
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {
-    "viewport": {"width": 360, "height": 740},
-    "has_touch": True,
-    "is_mobile": True,
-}
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
@@ -51,17 +45,6 @@ def seed(topic, author, body, mentioned=(), **fields):
         body_html=text.render(body, list(mentioned)),
         **fields,
     )
-
-
-def open_as(new_context, device, nickname, topic, language="en"):
-    context = new_context(**device)
-    page = context.new_page()
-    log_in(page, nickname)
-    if language == "ja":
-        page.get_by_role("button", name="日本語").click()
-        page.wait_for_load_state()
-    open_topic(page, topic)
-    return page
 
 
 def article(page, message):
@@ -113,7 +96,7 @@ def test_phone_groups_by_author_and_separates_the_days_of_tokyo(
         reply_to=today,
         created_at=midnight + (now - midnight) * 3 / 4,
     )
-    page = open_as(new_context, PHONE, "aiko", topic, language="ja")
+    page = room_tab(new_context, "aiko", topic, language="ja", **PHONE)
 
     separators = page.get_by_role("log").get_by_role("separator")
     expect(separators).to_have_count(3)
@@ -169,7 +152,7 @@ def test_phone_a_long_press_opens_the_actions_and_like_is_in_them(
     new_context, topic, aiko, ben
 ):
     message = seed(topic, ben, "Pour-over or espresso?")
-    page = open_as(new_context, PHONE, "aiko", topic, language="ja")
+    page = room_tab(new_context, "aiko", topic, language="ja", **PHONE)
     shown = article(page, message)
     like_count = page.locator(f"#like-count-{message.pk}")
     # No like yet: no count, and no like button takes room on a phone.
@@ -226,7 +209,7 @@ def test_desktop_own_messages_mentions_of_me_and_the_like_chip(
     to_me = seed(topic, ben, "@aiko try the Kenyan", mentioned=[aiko])
     to_chika = seed(topic, ben, "@chika you too", mentioned=[chika])
     edited = seed(topic, chika, "Will do", edited_at=timezone.now())
-    page = open_as(new_context, DESKTOP, "aiko", topic)
+    page = room_tab(new_context, "aiko", topic, **DESKTOP)
     main = lambda m: article(page, m).locator(".msg-main")  # noqa: E731
     style = lambda locator, prop: locator.evaluate(  # noqa: E731
         "(el, p) => getComputedStyle(el)[p]", prop
@@ -290,8 +273,8 @@ def test_desktop_jump_to_latest_when_scrolled_up_as_messages_arrive(
             f"Message {n}",
             created_at=start + timedelta(minutes=n),
         )
-    page = open_as(new_context, DESKTOP, "aiko", topic)
-    ben_page = open_as(new_context, DESKTOP, "ben", topic)
+    page = room_tab(new_context, "aiko", topic, **DESKTOP)
+    ben_page = room_tab(new_context, "ben", topic, **DESKTOP)
     log = scroller(page, topic)
     jump = page.get_by_role("button", name="Jump to latest")
     expect(jump).to_be_hidden()
@@ -342,7 +325,7 @@ def test_desktop_opening_a_topic_lands_at_the_first_unread_message(
         for n in range(45)
     ]
     TopicRead.objects.create(topic=topic, member=aiko, last_read_id=messages[9].pk)
-    page = open_as(new_context, DESKTOP, "aiko", topic)
+    page = room_tab(new_context, "aiko", topic, **DESKTOP)
     divider = page.locator("#new-messages-divider")
     expect(divider).to_be_visible()
     offset = page.evaluate(
@@ -364,7 +347,7 @@ def test_desktop_the_keyboard_alone_reaches_every_action_of_a_message(
 ):
     # Ben is a plain member (aiko owns the community: her menus have more).
     message = seed(topic, ben if own else aiko, "Keyboard check")
-    page = open_as(new_context, DESKTOP, "ben", topic)
+    page = room_tab(new_context, "ben", topic, **DESKTOP)
     menu_button = f"message-{message.pk}-menu-button"
     reached = []
     for _ in range(120):
@@ -413,7 +396,7 @@ def test_times_are_written_in_the_members_own_zone(new_context, topic, aiko, ben
     Member.objects.filter(pk=aiko.pk).update(time_zone="Europe/London")
     at = datetime(2026, 3, 10, 1, 30, tzinfo=TOKYO)  # 16:30 the day before in London
     message = seed(topic, ben, "From Tokyo", created_at=at)
-    page = open_as(new_context, DESKTOP, "aiko", topic)
+    page = room_tab(new_context, "aiko", topic, **DESKTOP)
     expect(article(page, message).locator(".msg-head time")).to_have_text("16:30")
     expect(page.get_by_role("separator")).to_have_attribute(
         "aria-label", re.compile("March 9")
