@@ -264,3 +264,18 @@ def cache_down(monkeypatch):
     cache_guard.reset()
     yield state
     cache_guard.reset()
+
+
+@pytest.fixture
+def empty_fragment_cache():
+    """No message fragment kept from another test, in the cache or in this
+    process's memory (chat/fragments.py), before and after the test."""
+    from django.core.cache import cache
+
+    from chat import fragments
+
+    cache.clear()
+    fragments.local_fragments.clear()
+    yield
+    cache.clear()
+    fragments.local_fragments.clear()

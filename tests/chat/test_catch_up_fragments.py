@@ -17,16 +17,7 @@ from tests.chat.test_catch_up import catch_up_url
 from tests.chat.test_messages import article, ids_in
 from tests.factories import MessageFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
-    fragments.local_fragments.clear()
-    yield
-    cache.clear()
-    fragments.local_fragments.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_fragment_cache")]
 
 
 @pytest.fixture

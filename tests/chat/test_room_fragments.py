@@ -7,7 +7,6 @@ never a stale fragment."""
 import re
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -19,16 +18,7 @@ from tests.chat.test_catch_up import catch_up_url
 from tests.chat.test_messages import article
 from tests.factories import MessageFactory, TopicFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
-    fragments.local_fragments.clear()
-    yield
-    cache.clear()
-    fragments.local_fragments.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_fragment_cache")]
 
 
 def with_avatar(member, name="avatars/face.jpg"):
@@ -117,8 +107,6 @@ def test_the_cache_keys_digest_covers_the_templates_the_topic_page_includes(
     from pathlib import Path
 
     from django.template import engines
-
-    from chat import fragments
 
     copy = tmp_path / "templates"
     shutil.copytree(Path(settings.BASE_DIR) / "templates", copy)

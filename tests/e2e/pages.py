@@ -108,3 +108,17 @@ def room_tab(new_context, nickname: str, topic, *, language="en", **options) -> 
         in_japanese(page)
     open_topic(page, topic)
     return page
+
+
+def send_posts(page):
+    """The POSTs to the send endpoint this page makes, from now on."""
+    posts = []
+    page.on(
+        "request",
+        lambda request: (
+            posts.append(request)
+            if request.method == "POST" and request.url.endswith("/send/")
+            else None
+        ),
+    )
+    return posts

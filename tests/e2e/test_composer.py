@@ -21,7 +21,15 @@ from playwright.sync_api import expect
 from chat import text
 from chat.models import Message
 from tests.e2e import axe
-from tests.e2e.pages import DESKTOP, PHONE, log_in, open_topic, room_tab, wait_until
+from tests.e2e.pages import (
+    DESKTOP,
+    PHONE,
+    log_in,
+    open_topic,
+    room_tab,
+    send_posts,
+    wait_until,
+)
 from tests.factories import MessageFactory, TopicFactory, coffee_club
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -57,20 +65,6 @@ def articles_with(page, body):
 
 def outbox(page, topic):
     return page.locator(f"#topic-{topic.pk}-outbox")
-
-
-def send_posts(page):
-    """The POSTs to the send endpoint this page makes, from now on."""
-    posts = []
-    page.on(
-        "request",
-        lambda request: (
-            posts.append(request)
-            if request.method == "POST" and request.url.endswith("/send/")
-            else None
-        ),
-    )
-    return posts
 
 
 def send_with_enter(page, topic, body):

@@ -23,6 +23,7 @@ from tests.e2e.pages import (
     SOCKETS_OPEN,
     log_in,
     open_topic,
+    send_posts,
     wait_until,
 )
 from tests.factories import MessageFactory, TopicFactory, coffee_club
@@ -117,20 +118,6 @@ def menu_item(page, message, name):
     shown.get_by_role("button", name="More actions").click()
     expect(shown.get_by_role("menu")).to_be_visible()
     return shown.get_by_role("menuitem", name=name, exact=True, include_hidden=True)
-
-
-def send_posts(page):
-    """The POSTs to the send endpoint this page makes, from now on."""
-    posts = []
-    page.on(
-        "request",
-        lambda request: (
-            posts.append(request)
-            if request.method == "POST" and request.url.endswith("/send/")
-            else None
-        ),
-    )
-    return posts
 
 
 def send_with_enter(page, body):
