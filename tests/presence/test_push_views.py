@@ -144,7 +144,15 @@ def test_every_page_links_the_manifest_and_registers_the_worker_from_a_file(
     text = member_client.get("/").text
 
     assert '<link rel="manifest" href="/manifest.webmanifest">' in text
-    assert '<meta name="theme-color" content="#c2410c">' in text
+    # The bar's colour in each scheme; the light one is the manifest's.
+    assert (
+        '<meta name="theme-color" content="#c2410c"'
+        ' media="(prefers-color-scheme: light)">' in text
+    )
+    assert (
+        '<meta name="theme-color" content="#1b1f24"'
+        ' media="(prefers-color-scheme: dark)">' in text
+    )
     assert '<script src="/static/js/sw-register.js" defer></script>' in text
 
 
