@@ -573,7 +573,10 @@ def test_every_page_has_an_events_link_in_its_navigation(aiko):
 
     assert links_named(nav, "Events") == ["/events/"]
     events_page = client_for(aiko).get("/events/").text
-    assert '<a href="/events/" aria-current="page">Events</a>' in events_page
+    assert (
+        '<a class="nav-secondary" href="/events/" aria-current="page">Events</a>'
+        in events_page
+    )
 
 
 def test_the_community_form_says_who_may_create_events(aiko, club):

@@ -394,6 +394,7 @@ def test_the_message_menu_offers_every_action_and_the_page_says_who_is_looking(
     items = re.findall(r'role="menuitem"[^>]*>([^<]+)<', article)
     assert items == [
         "Reply",
+        "Copy text",
         "Edit",
         "Delete",
         "Report",

@@ -314,7 +314,8 @@ def test_the_nav_link_shows_todays_footprints(aiko, ben, chika):
     html = client_for(aiko).get(reverse("home")).content.decode()
 
     assert (
-        '<a href="/footprints/" aria-describedby="footprint-badge-description"' in html
+        '<a class="nav-secondary" href="/footprints/"'
+        ' aria-describedby="footprint-badge-description"' in html
     )
     assert (
         '<span id="footprint-badge" class="badge" aria-hidden="true">2</span>' in html
