@@ -7,6 +7,7 @@ events' month). Each renders a <time> element whose `datetime` is the exact
 instant and whose `title` is the full date and time, in the current time
 zone: the member's own (project/timezones.py), else the site's (TIME_ZONE).
 `{{ day|when_month }}` writes a date's month and year (a month's calendar).
+`{{ value|epoch }}` is a moment as seconds since 1970, for scripts.
 """
 
 from datetime import date, datetime
@@ -102,3 +103,13 @@ def when_month(value):
     if not isinstance(value, date):
         return ""
     return date_format(value, _style("month"))
+
+
+@register.filter
+def epoch(value):
+    """A moment as whole seconds since 1970 (UTC), for a page's script: the
+    same number in every time zone, where the page writes it in the
+    member's own (static/js/chat.js)."""
+    if not isinstance(value, datetime):
+        return ""
+    return str(int(value.timestamp()))
