@@ -209,15 +209,12 @@ def send_message(
         created_at=now,
     )
     try:
-        if processed:
-            with transaction.atomic():
-                prev_id = _save_in_order(message, mentioned, now)
-                _save_photos(message, processed)
-                transaction.on_commit(
-                    lambda: broadcast_message(message, prev_id=prev_id)
-                )
-        else:
+        # With photos, one transaction for the message and their rows (a
+        # plain message stays one statement: _save_in_order).
+        with transaction.atomic() if processed else nullcontext():
             prev_id = _save_in_order(message, mentioned, now)
+            if processed:
+                _save_photos(message, processed)
             transaction.on_commit(lambda: broadcast_message(message, prev_id=prev_id))
     except IntegrityError:
         # The same client_id raced in from another tab: the first one won,

@@ -1,11 +1,10 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
 from communities.models import Topic
-from photos.models import thumb_size
+from photos.models import StoredPhoto
 
 
 class MessageQuerySet(models.QuerySet):
@@ -75,12 +74,14 @@ class Message(models.Model):
         return self.deleted_at is not None
 
 
-class MessagePhoto(models.Model):
+class MessagePhoto(StoredPhoto, models.Model):
     """A photo sent with a message (at most chat.actions.MAX_PHOTOS), stored
     as diary photos are (photos/images.py: re-encoded, no metadata, a display
     size and a thumbnail under random names), seen by whoever may see its
     message, through chat/photo_views.py only. Never changed after the send;
     deleted, with its files, when its message is deleted or goes."""
+
+    FILE_VIEW = "chat:message-photo"
 
     message = models.ForeignKey(
         Message, on_delete=models.CASCADE, related_name="photos"
@@ -103,30 +104,6 @@ class MessagePhoto(models.Model):
 
     def __str__(self):
         return f"photo {self.position} of message {self.message_id}"
-
-    def file(self, size: str):
-        """The stored file of `size` (one of photos.models.SIZES)."""
-        return {"thumb": self.thumbnail, "display": self.display}[size]
-
-    @property
-    def thumb_url(self) -> str:
-        return reverse(
-            "chat:message-photo", kwargs={"photo_id": self.pk, "size": "thumb"}
-        )
-
-    @property
-    def display_url(self) -> str:
-        return reverse(
-            "chat:message-photo", kwargs={"photo_id": self.pk, "size": "display"}
-        )
-
-    @property
-    def thumb_width(self) -> int:
-        return thumb_size(self.width, self.height)[0]
-
-    @property
-    def thumb_height(self) -> int:
-        return thumb_size(self.width, self.height)[1]
 
 
 class Like(models.Model):

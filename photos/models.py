@@ -60,7 +60,42 @@ class PhotoQuerySet(models.QuerySet):
         )
 
 
-class Photo(models.Model):
+class StoredPhoto:
+    """What a row of a stored photo answers, whichever model keeps it (an
+    album's or an entry's Photo, a chat message's MessagePhoto): its
+    `thumbnail` and `display` files, as photos/images.py made them, their
+    URLs through the model's own access-checked view (FILE_VIEW, taking
+    photo_id and size), and the thumbnail's size from `width` x `height`."""
+
+    FILE_VIEW = ""
+
+    def file(self, size: str):
+        """The stored file of `size` (one of SIZES)."""
+        return {"thumb": self.thumbnail, "display": self.display}[size]
+
+    def file_url(self, size: str) -> str:
+        return reverse(self.FILE_VIEW, kwargs={"photo_id": self.pk, "size": size})
+
+    @property
+    def thumb_url(self) -> str:
+        return self.file_url("thumb")
+
+    @property
+    def display_url(self) -> str:
+        return self.file_url("display")
+
+    @property
+    def thumb_width(self) -> int:
+        return thumb_size(self.width, self.height)[0]
+
+    @property
+    def thumb_height(self) -> int:
+        return thumb_size(self.width, self.height)[1]
+
+
+class Photo(StoredPhoto, models.Model):
+    FILE_VIEW = "photos:photo-file"
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
@@ -106,38 +141,11 @@ class Photo(models.Model):
     def get_absolute_url(self):
         return reverse("photos:photo-detail", kwargs={"photo_id": self.pk})
 
-    def file(self, size: str):
-        """The stored file of `size` (one of SIZES)."""
-        return {"thumb": self.thumbnail, "display": self.display}[size]
-
-    @property
-    def thumb_url(self) -> str:
-        return reverse(
-            "photos:photo-file", kwargs={"photo_id": self.pk, "size": "thumb"}
-        )
-
-    @property
-    def display_url(self) -> str:
-        return reverse(
-            "photos:photo-file", kwargs={"photo_id": self.pk, "size": "display"}
-        )
-
-    @property
-    def thumb_width(self) -> int:
-        return self._thumb_size()[0]
-
-    @property
-    def thumb_height(self) -> int:
-        return self._thumb_size()[1]
-
-    def _thumb_size(self) -> tuple[int, int]:
-        return thumb_size(self.width, self.height)
-
 
 def thumb_size(width: int, height: int) -> tuple[int, int]:
     """The thumbnail's size of a photo whose display size is width x height,
     as photos/images.py made it: fitted into the thumbnail's, never enlarged
-    (chat.models.MessagePhoto too)."""
+    (StoredPhoto.thumb_width and thumb_height)."""
     longest = max(width, height, 1)
     scale = min(1, settings.PHOTOS_THUMBNAIL_SIZE / longest)
     if scale == 1:
